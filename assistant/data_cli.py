@@ -1,0 +1,108 @@
+"""`cxassist data ...`: sample generation, validated ingestion, dataset info."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.config import Settings
+
+
+@click.group("data")
+def data_group() -> None:
+    """Build, load and inspect benchmark data."""
+
+
+@data_group.command("sample")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder to write the tables to (default: data/sample_files).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet",
+              show_default=True)
+@click.option("--scale", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Multiply respondents (100 = about 5 million brand ratings).")
+@click.option("--seed", type=int, default=None, help="Random seed (default: scenario.yaml).")
+@click.option("--scenario", type=click.Path(exists=True, path_type=Path), default=None)
+def sample_cmd(out_dir: Path | None, fmt: str, scale: int, seed: int | None,
+               scenario: Path | None) -> None:
+    """Write the sample benchmark tables as Parquet or CSV files."""
+    from cxengine.sample import generate_sample
+    from cxengine.scenario import Scenario
+
+    settings = Settings()
+    report = generate_sample(out_dir or settings.sample_dir, fmt=fmt, scale=scale, seed=seed,
+                             scenario=Scenario.load(scenario or settings.scenario))
+    click.echo(json.dumps(report.__dict__, indent=2))
+
+
+@data_group.command("ingest")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Database file to (re)build (default: data/cx.duckdb).")
+def ingest_cmd(source: Path, db: Path | None) -> None:
+    """Validate SOURCE (a folder of CSV/Parquet files, or an .xlsx workbook) and load it.
+
+    On any problem nothing is written and the exit status is 2.
+    """
+    from cxengine.ingest import IngestError, ingest
+
+    try:
+        report = ingest(source, db or Settings().db)
+    except IngestError as exc:
+        click.echo(exc.message(), err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"cannot write the database: {exc}; nothing was changed", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(report.__dict__, indent=2))
+
+
+@data_group.command("build")
+def build_cmd() -> None:
+    """Sample + ingest + render the sample wave reports (what `make run` uses)."""
+    from cxengine.ingest import ingest
+    from cxengine.reports import render_reports
+    from cxengine.sample import generate_sample
+    from cxengine.scenario import Scenario
+
+    s = Settings()
+    sample = generate_sample(s.sample_dir, scenario=Scenario.load(s.scenario))
+    click.echo(f"sample: {sum(sample.rows.values())} rows -> {sample.out_dir}", err=True)
+    report = ingest(s.sample_dir, s.db)
+    click.echo(f"database: {s.db} (version {report.dataset_version})", err=True)
+    written = render_reports(s.report_templates, s.wave_reports_dir, s.db)
+    click.echo(f"wave reports: {len(written)} rendered -> {s.wave_reports_dir}", err=True)
+
+
+@data_group.command("info")
+@click.option("--db", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info_cmd(db: Path | None, as_json: bool) -> None:
+    """Tables, row counts, waves, markets, TAs, brands, channels and dataset version."""
+    from cxengine.store import Store, StoreError, describe
+
+    try:
+        info = describe(Store(db or Settings().db))
+    except StoreError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"database  {info['db']}  version {info['dataset_version']}")
+    for name, n in info["tables"].items():
+        click.echo(f"  {name:<22}{n:>12,}")
+    click.echo("waves     " + ", ".join(f"{w['wave_id']} ({w['wave_type']})"
+                                        for w in info["waves"]))
+    for key in ("markets", "therapy_areas", "brands", "channels"):
+        click.echo(f"{key:<10}" + ", ".join(info[key]))
+
+
+@data_group.command("schema")
+def schema_cmd() -> None:
+    """Print the data schema as Markdown."""
+    from cxengine.schema import schema_markdown
+
+    click.echo(schema_markdown())

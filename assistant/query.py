@@ -1,0 +1,97 @@
+"""`Query`: what a question asks, as typed slots (JSON-serialisable).
+
+The parser fills it from the words of one turn, the conversation completes it
+from earlier turns, the router fills the remaining defaults and records them in
+`defaults` so the answer can say which were assumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+INTENTS = ("kpi_value", "ranking", "trend", "compare", "key_drivers", "explain_change",
+           "channel_mix", "perception_gap", "correlation", "definition", "methodology",
+           "catalogue", "help", "out_of_scope")
+
+# Slots a follow-up turn inherits from the previous one when it leaves them out.
+CONTEXT_SLOTS = ("kpi", "brands", "company", "ta", "markets", "waves", "prescriber",
+                 "specialty", "setting", "channel")
+
+
+@dataclass
+class Compare:
+    """The two sides of a comparison. `b` may be "leader" (resolved by a ranking)."""
+
+    dimension: str  # brand | market | wave | prescriber | setting | specialty
+    a: Any = None
+    b: Any = None
+
+
+@dataclass
+class Clarify:
+    """Why the question cannot be answered as asked, and the valid choices."""
+
+    slot: str
+    reason: str
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Query:
+    intent: str = "help"
+    kpi: str | None = None
+    brands: list[str] = field(default_factory=list)
+    company: str | None = None
+    ta: str | None = None
+    markets: list[str] = field(default_factory=list)
+    waves: list[str] = field(default_factory=list)
+    # Unresolved relative wave phrase ("latest" | "previous" | "all" | "since:<year>");
+    # resolved into `waves` once the KPI and the reference wave are known.
+    wave_ref: str | None = None
+    prescriber: bool | None = None
+    specialty: str | None = None
+    setting: str | None = None
+    channel: str | None = None
+    by: list[str] = field(default_factory=list)
+    compare: Compare | None = None
+    self_ref: bool = False  # "we/our": the default brand of the conversation
+    followup: bool = False
+    unknown_markets: list[str] = field(default_factory=list)
+    unknown_waves: list[str] = field(default_factory=list)
+    did_you_mean: list[str] = field(default_factory=list)
+    clarify: Clarify | None = None
+    defaults: list[str] = field(default_factory=list)  # assumptions, said in the answer
+    text: str = ""
+
+    @property
+    def brand(self) -> str | None:
+        return self.brands[0] if self.brands else None
+
+    @property
+    def market(self) -> str | None:
+        return self.markets[0] if self.markets else None
+
+    @property
+    def wave(self) -> str | None:
+        return self.waves[-1] if self.waves else None
+
+    def segment(self) -> dict[str, Any]:
+        return {k: v for k in ("prescriber", "specialty", "setting")
+                if (v := getattr(self, k)) is not None}
+
+    def copy(self, **changes: Any) -> Query:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Query:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if isinstance(kw.get("compare"), dict):
+            kw["compare"] = Compare(**kw["compare"])
+        if isinstance(kw.get("clarify"), dict):
+            kw["clarify"] = Clarify(**kw["clarify"])
+        return cls(**kw)

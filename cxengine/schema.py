@@ -1,0 +1,290 @@
+"""The benchmark data model: tables, columns, scales, keys, as data.
+
+Ingestion validates against it, the generator writes to it, the README's
+schema section documents it. One place to change a column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DRIVERS: tuple[str, ...] = (
+    "knowledge",
+    "ease",
+    "responsiveness",
+    "respect_time",
+    "personalisation",
+    "content_relevance",
+    "seamless",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # DuckDB type: VARCHAR, INTEGER, DOUBLE, BOOLEAN, DATE
+    description: str
+    nullable: bool = False
+    # Light waves leave these NULL (not asked); full waves must fill them.
+    light_null: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str, ...] = ()
+    # "wholes" scales take integers only (survey answer codes).
+    integer_scale: bool = False
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    foreign_keys: tuple[ForeignKey, ...] = field(default=())
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _rating(name: str, lo: int, hi: int, what: str, light_null: bool = False) -> Column:
+    return Column(
+        name,
+        "INTEGER",
+        f"{what} ({lo}-{hi})",
+        nullable=light_null,
+        light_null=light_null,
+        min=lo,
+        max=hi,
+        integer_scale=True,
+    )
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "waves",
+        "One round of fieldwork.",
+        (
+            Column("wave_id", "VARCHAR", "wave id, YYYY-Qn (e.g. 2025-Q2)"),
+            Column("label", "VARCHAR", "display label"),
+            Column("fieldwork_start", "DATE", "first fieldwork day"),
+            Column("fieldwork_end", "DATE", "last fieldwork day"),
+            Column("wave_type", "VARCHAR", "full asks everything; light asks headline KPIs only",
+                   allowed=("full", "light")),
+            Column("sequence", "INTEGER", "chronological order, 1 = first wave", min=1),
+        ),
+        key=("wave_id",),
+    ),
+    Table(
+        "markets",
+        "Countries.",
+        (
+            Column("market_id", "VARCHAR", "market code (e.g. DE)"),
+            Column("name", "VARCHAR", "country name"),
+            Column("region", "VARCHAR", "region", nullable=True),
+        ),
+        key=("market_id",),
+    ),
+    Table(
+        "therapy_areas",
+        "Therapy areas.",
+        (
+            Column("ta_id", "VARCHAR", "therapy area code (e.g. ONC)"),
+            Column("name", "VARCHAR", "therapy area name"),
+        ),
+        key=("ta_id",),
+    ),
+    Table(
+        "brands",
+        "Brands, each of one company and one therapy area.",
+        (
+            Column("brand_id", "VARCHAR", "lowercase slug (e.g. cardiovex)"),
+            Column("name", "VARCHAR", "display name"),
+            Column("company", "VARCHAR", "owning company"),
+            Column("ta_id", "VARCHAR", "therapy area"),
+        ),
+        key=("brand_id",),
+        foreign_keys=(ForeignKey(("ta_id",), "therapy_areas", ("ta_id",)),),
+    ),
+    Table(
+        "brand_lifecycle",
+        "Life-cycle stage of a brand per market and wave.",
+        (
+            Column("brand_id", "VARCHAR", "brand"),
+            Column("market_id", "VARCHAR", "market"),
+            Column("wave_id", "VARCHAR", "wave"),
+            Column("stage", "VARCHAR", "life-cycle stage",
+                   allowed=("prelaunch", "launch", "growth", "mature")),
+        ),
+        key=("brand_id", "market_id", "wave_id"),
+        foreign_keys=(
+            ForeignKey(("brand_id",), "brands", ("brand_id",)),
+            ForeignKey(("market_id",), "markets", ("market_id",)),
+            ForeignKey(("wave_id",), "waves", ("wave_id",)),
+        ),
+    ),
+    Table(
+        "channels",
+        "Engagement channels.",
+        (
+            Column("channel_id", "VARCHAR", "channel id (e.g. f2f_rep)"),
+            Column("name", "VARCHAR", "display name"),
+            Column("channel_type", "VARCHAR", "rule-of-thirds type",
+                   allowed=("in_person", "remote", "digital_self_service")),
+            Column("role", "VARCHAR", "who runs it", allowed=("sales", "medical", "none")),
+        ),
+        key=("channel_id",),
+    ),
+    Table(
+        "respondents",
+        "One HCP in one wave (a new sample each wave).",
+        (
+            Column("respondent_id", "VARCHAR", "respondent id, unique across waves"),
+            Column("wave_id", "VARCHAR", "wave"),
+            Column("market_id", "VARCHAR", "market"),
+            Column("ta_id", "VARCHAR", "therapy area the HCP was sampled in"),
+            Column("specialty", "VARCHAR", "medical specialty (e.g. cardiologist)"),
+            Column("setting", "VARCHAR", "practice setting", allowed=("hospital", "office")),
+            Column("weight", "DOUBLE", "survey weight (1.0 when unweighted), > 0", min=1e-9),
+        ),
+        key=("respondent_id",),
+        foreign_keys=(
+            ForeignKey(("wave_id",), "waves", ("wave_id",)),
+            ForeignKey(("market_id",), "markets", ("market_id",)),
+            ForeignKey(("ta_id",), "therapy_areas", ("ta_id",)),
+        ),
+    ),
+    Table(
+        "brand_ratings",
+        "One respondent's ratings of one brand they know.",
+        (
+            Column("respondent_id", "VARCHAR", "respondent"),
+            Column("brand_id", "VARCHAR", "brand rated"),
+            Column("prescriber", "BOOLEAN", "currently prescribes the brand"),
+            _rating("recommend", 0, 10, "likelihood to recommend"),
+            _rating("satisfaction", 1, 5, "overall satisfaction"),
+            _rating("effort_ease", 1, 7, "'the brand made it easy for me'", light_null=True),
+            _rating("intent_more", 1, 5, "intent to prescribe more"),
+            _rating("product_rating", 0, 10, "perceived product performance"),
+            *(_rating(d, 0, 10, f"CX driver {d}", light_null=True) for d in DRIVERS),
+            Column("patient_share", "DOUBLE", "share of eligible patients treated with the brand",
+                   min=0, max=100),
+        ),
+        key=("respondent_id", "brand_id"),
+        foreign_keys=(
+            ForeignKey(("respondent_id",), "respondents", ("respondent_id",)),
+            ForeignKey(("brand_id",), "brands", ("brand_id",)),
+        ),
+    ),
+    Table(
+        "channel_interactions",
+        "Channels through which a brand reached a respondent in the last 3 months (full waves).",
+        (
+            Column("respondent_id", "VARCHAR", "respondent"),
+            Column("brand_id", "VARCHAR", "brand"),
+            Column("channel_id", "VARCHAR", "channel"),
+            Column("interactions", "INTEGER", "number of interactions (>= 1)", min=1,
+                   integer_scale=True),
+            _rating("rating", 0, 10, "experience rating of the channel"),
+        ),
+        key=("respondent_id", "brand_id", "channel_id"),
+        foreign_keys=(
+            ForeignKey(("respondent_id", "brand_id"), "brand_ratings",
+                       ("respondent_id", "brand_id")),
+            ForeignKey(("channel_id",), "channels", ("channel_id",)),
+        ),
+    ),
+    Table(
+        "content_assets",
+        "Content assets of each brand.",
+        (
+            Column("asset_id", "VARCHAR", "asset id"),
+            Column("brand_id", "VARCHAR", "brand"),
+            Column("content_type", "VARCHAR", "kind of asset (e.g. dosing_guide)"),
+            Column("title", "VARCHAR", "asset title"),
+        ),
+        key=("asset_id",),
+        foreign_keys=(ForeignKey(("brand_id",), "brands", ("brand_id",)),),
+    ),
+    Table(
+        "content_exposure",
+        "Whether a rater saw each asset of the brand, and how useful it was (full waves).",
+        (
+            Column("respondent_id", "VARCHAR", "respondent"),
+            Column("brand_id", "VARCHAR", "brand"),
+            Column("asset_id", "VARCHAR", "asset"),
+            Column("seen", "BOOLEAN", "saw the asset"),
+            Column("useful", "INTEGER", "usefulness 1-5, NULL when not seen", nullable=True,
+                   min=1, max=5, integer_scale=True),
+        ),
+        key=("respondent_id", "asset_id"),
+        foreign_keys=(
+            ForeignKey(("respondent_id", "brand_id"), "brand_ratings",
+                       ("respondent_id", "brand_id")),
+            ForeignKey(("asset_id",), "content_assets", ("asset_id",)),
+        ),
+    ),
+    Table(
+        "internal_assessments",
+        "Companies' own estimates of their KPIs (for the perception gap).",
+        (
+            Column("company", "VARCHAR", "company making the estimate"),
+            Column("brand_id", "VARCHAR", "brand"),
+            Column("market_id", "VARCHAR", "market"),
+            Column("wave_id", "VARCHAR", "wave"),
+            Column("kpi_id", "VARCHAR", "KPI id from the catalogue (e.g. nps)"),
+            Column("estimate", "DOUBLE", "the company's estimate, in KPI units"),
+        ),
+        key=("brand_id", "market_id", "wave_id", "kpi_id"),
+        foreign_keys=(
+            ForeignKey(("brand_id",), "brands", ("brand_id",)),
+            ForeignKey(("market_id",), "markets", ("market_id",)),
+            ForeignKey(("wave_id",), "waves", ("wave_id",)),
+        ),
+    ),
+)
+
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+LIGHT_NULL_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in TABLES_BY_NAME["brand_ratings"].columns if c.light_null
+)
+# Tables that only full waves carry (rows in a light wave are an error).
+FULL_WAVE_ONLY_TABLES: tuple[str, ...] = ("channel_interactions", "content_exposure")
+
+
+def schema_markdown() -> str:
+    """The schema as Markdown tables, for docs/schema.md (kept in sync by a test)."""
+    lines = ["# Data schema", "",
+             "Generated from `cxengine/schema.py` (`cxassist data schema`). "
+             "Types are DuckDB types. Light waves (`wave_type = light`) leave the columns "
+             "marked *light: NULL* empty and carry no `channel_interactions` or "
+             "`content_exposure` rows.", ""]
+    for t in TABLES:
+        lines += [f"## `{t.name}`", "", t.description, "",
+                  f"Key: ({', '.join(t.key)})" + "".join(
+                      f"; ({', '.join(fk.columns)}) → `{fk.table}`" for fk in t.foreign_keys),
+                  "", "| column | type | description | scale / values | NULL |",
+                  "|---|---|---|---|---|"]
+        for c in t.columns:
+            if c.allowed:
+                scale = " / ".join(f"`{a}`" for a in c.allowed)
+            elif c.min is not None or c.max is not None:
+                lo = "" if c.min is None else f"{c.min:g}"
+                hi = "" if c.max is None else f"{c.max:g}"
+                scale = f"{lo}–{hi}" + (" (integers)" if c.integer_scale else "")
+            else:
+                scale = ""
+            null = "light: NULL" if c.light_null else ("yes" if c.nullable else "no")
+            lines.append(f"| `{c.name}` | {c.type} | {c.description} | {scale} | {null} |")
+        lines.append("")
+    return "\n".join(lines)
