@@ -94,10 +94,10 @@ def info_cmd(db: Path | None, as_json: bool) -> None:
     click.echo(f"database  {info['db']}  version {info['dataset_version']}")
     for name, n in info["tables"].items():
         click.echo(f"  {name:<22}{n:>12,}")
-    click.echo("waves     " + ", ".join(f"{w['wave_id']} ({w['wave_type']})"
+    click.echo("waves          " + ", ".join(f"{w['wave_id']} ({w['wave_type']})"
                                         for w in info["waves"]))
     for key in ("markets", "therapy_areas", "brands", "channels"):
-        click.echo(f"{key:<10}" + ", ".join(info[key]))
+        click.echo(f"{key:<15}" + ", ".join(info[key]))
 
 
 @data_group.command("schema")

@@ -57,6 +57,7 @@ class Query:
     compare: Compare | None = None
     self_ref: bool = False  # "we/our": the default brand of the conversation
     followup: bool = False
+    cued: bool = False  # the intent came from a cue phrase, not from a fallback
     unknown_markets: list[str] = field(default_factory=list)
     unknown_waves: list[str] = field(default_factory=list)
     did_you_mean: list[str] = field(default_factory=list)

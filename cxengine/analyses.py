@@ -44,6 +44,8 @@ def ranking(ctx: Context, kpi_id: str, ta: str, market: str, wave: str,
     shown.sort(key=lambda c: sign * c.estimate.value, reverse=True)
     leader = shown[0] if shown else None
     rows, values = [], []
+    tests = ctx.paired_tests(run, kpi, f, leader.group["brand"],
+                             [c.group["brand"] for c in shown[1:]]) if leader else {}
     for rank, c in enumerate(shown + [c for c in cells if c.estimate.value is None], start=1):
         v = ctx.value(kpi, c, f)
         values.append(v)
@@ -57,7 +59,7 @@ def ranking(ctx: Context, kpi_id: str, ta: str, market: str, wave: str,
             lv = leader.estimate.value
             row["index_vs_leader"] = round(100 * c.estimate.value / lv, 1) if lv > 0 else None
             if leader is not c:
-                test = ctx.paired_test(run, kpi, f, leader.group["brand"], c.group["brand"])
+                test = tests.get(c.group["brand"])
                 if test is not None:
                     run.test(f"{ctx.brand_name(c.group['brand'])} vs leader "
                              f"{ctx.brand_name(leader.group['brand'])}", test)
@@ -145,7 +147,7 @@ def compare(ctx: Context, kpi_id: str, filters: Filters, dimension: str, a: Any,
         run.warn(f"no {kpi.label} data for {a if ca is None else b}")
     else:
         paired = dimension == "brand" and len(fa.wave or ()) == 1
-        test = (ctx.paired_test(run, kpi, fa.with_(brand=None), a, b) if paired else None)
+        test = (ctx.paired_tests(run, kpi, fa, a, [b]).get(b) if paired else None)
         if paired and test is None:
             run.note("brands share raters; this test treats them as independent, so it is "
                      "approximate")

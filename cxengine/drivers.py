@@ -35,10 +35,9 @@ def cross_products(ctx: Context, run: Run, filters: Filters, target_sql: str,
     prods = ", ".join(f"sum(w * v{i} * v{j}) AS p{i}_{j}"
                       for i in range(len(names)) for j in range(i, len(names)))
     sql = (f"SELECT count(*) AS n, sum(w) AS sum_w, sum(w * w) AS sum_w2, {sums}, {prods} "
-           f"FROM (SELECT p.weight AS w, {inner} FROM brand_ratings r JOIN respondents p "
-           "ON p.respondent_id = r.respondent_id JOIN brands b ON b.brand_id = r.brand_id "
+           f"FROM (SELECT r.weight AS w, {inner} FROM rating_facts r "
            f"WHERE {' AND '.join(conds) or 'TRUE'}) WHERE {complete}")
-    row = ctx.store.query(sql, params, run.sql).iloc[0]
+    row = ctx.store.rows(sql, params, run.sql)[0]
     k = len(names)
     products = np.zeros((k, k))
     for i in range(k):

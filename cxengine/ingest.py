@@ -23,6 +23,18 @@ from cxengine.schema import TABLES, TABLES_BY_NAME
 from cxengine.validation import Problem, Validator, typed_select
 
 MAX_PROBLEMS_SHOWN = 50
+# Serving table: ratings with their respondent, brand and wave attributes, sorted so that a
+# question about one TA / market / wave reads only that part of the table.
+RATING_FACTS_SQL = """
+CREATE TABLE rating_facts AS
+SELECT r.*, p.wave_id, p.market_id, p.ta_id, p.specialty, p.setting, p.weight,
+       b.company, w.wave_type, w.sequence AS wave_sequence
+FROM brand_ratings r
+JOIN respondents p ON p.respondent_id = r.respondent_id
+JOIN brands b ON b.brand_id = r.brand_id
+JOIN waves w ON w.wave_id = p.wave_id
+ORDER BY p.ta_id, p.market_id, w.sequence, r.brand_id, r.respondent_id
+"""
 
 
 class IngestError(Exception):
@@ -161,6 +173,7 @@ def _build(con: duckdb.DuckDBPyConnection, source: Path, db: Path
             notes.append(f"optional table {t.name} not in the input: created empty")
         rows[t.name] = con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]
     version = dataset_version(con)
+    con.execute(RATING_FACTS_SQL)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     con.execute("CREATE TABLE dataset_info (key VARCHAR, value VARCHAR)")
     con.executemany("INSERT INTO dataset_info VALUES (?, ?)",

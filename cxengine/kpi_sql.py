@@ -13,8 +13,11 @@ from typing import Any
 
 from cxengine.kpis import Kpi
 
-_RATERS = ("brand_ratings r JOIN respondents p ON p.respondent_id = r.respondent_id "
-           "JOIN brands b ON b.brand_id = r.brand_id JOIN waves wv ON wv.wave_id = p.wave_id")
+# rating_facts = brand_ratings joined with respondents, brands and waves at ingest, sorted by
+# TA, market, wave and brand so scans of one cell skip most of the table (zone maps).
+_RATERS = "rating_facts r"
+_EXPOSURE = ("content_exposure e JOIN rating_facts r ON r.respondent_id = e.respondent_id "
+             "AND r.brand_id = e.brand_id")
 
 # Row set of each KPI base: FROM clause and the conditions every row must meet.
 ROW_SETS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -23,37 +26,30 @@ ROW_SETS: dict[str, tuple[str, tuple[str, ...]]] = {
         _RATERS + " CROSS JOIN channels c LEFT JOIN channel_interactions ci "
         "ON ci.respondent_id = r.respondent_id AND ci.brand_id = r.brand_id "
         "AND ci.channel_id = c.channel_id",
-        ("wv.wave_type = 'full'",)),
+        ("r.wave_type = 'full'",)),
     "channel_reached": (
-        _RATERS + " JOIN channel_interactions ci ON ci.respondent_id = r.respondent_id "
+        "channel_interactions ci JOIN rating_facts r ON ci.respondent_id = r.respondent_id "
         "AND ci.brand_id = r.brand_id JOIN channels c ON c.channel_id = ci.channel_id", ()),
     "raters_breadth": (
         _RATERS + " LEFT JOIN (SELECT respondent_id, brand_id, count(DISTINCT channel_id) "
         "AS n_channels FROM channel_interactions GROUP BY respondent_id, brand_id) bc "
         "ON bc.respondent_id = r.respondent_id AND bc.brand_id = r.brand_id",
-        ("wv.wave_type = 'full'",)),
-    "exposure": (
-        "content_exposure e JOIN brand_ratings r ON r.respondent_id = e.respondent_id "
-        "AND r.brand_id = e.brand_id JOIN respondents p ON p.respondent_id = r.respondent_id "
-        "JOIN brands b ON b.brand_id = r.brand_id JOIN waves wv ON wv.wave_id = p.wave_id", ()),
-    "exposure_seen": (
-        "content_exposure e JOIN brand_ratings r ON r.respondent_id = e.respondent_id "
-        "AND r.brand_id = e.brand_id JOIN respondents p ON p.respondent_id = r.respondent_id "
-        "JOIN brands b ON b.brand_id = r.brand_id JOIN waves wv ON wv.wave_id = p.wave_id",
-        ("e.seen",)),
+        ("r.wave_type = 'full'",)),
+    "exposure": (_EXPOSURE, ()),
+    "exposure_seen": (_EXPOSURE, ("e.seen",)),
 }
 ROW_SETS["assets"] = ROW_SETS["exposure"]
 
 # Dimensions a question can filter or break down by: name -> SQL column.
 DIMENSIONS: dict[str, str] = {
     "brand": "r.brand_id",
-    "company": "b.company",
-    "ta": "p.ta_id",
-    "market": "p.market_id",
-    "wave": "p.wave_id",
+    "company": "r.company",
+    "ta": "r.ta_id",
+    "market": "r.market_id",
+    "wave": "r.wave_id",
     "prescriber": "r.prescriber",
-    "specialty": "p.specialty",
-    "setting": "p.setting",
+    "specialty": "r.specialty",
+    "setting": "r.setting",
     "channel": "c.channel_id",
 }
 CHANNEL_ROW_SETS = ("channel_raters", "channel_reached")
@@ -140,16 +136,16 @@ def moments_sql(kpi: Kpi, filters: Filters, by: tuple[str, ...] = ()) -> tuple[s
                "min(rater_n) AS rater_n, min(rater_sw * rater_sw / rater_sw2) AS rater_n_eff "
                f"FROM (SELECT {names}, {score} AS x, rater_n, rater_sw, rater_sw2 "
                f"FROM (SELECT {', '.join([*dims, 'e.asset_id AS asset_id'])}, "
-               "100.0 * sum(p.weight * CASE WHEN e.seen THEN 1 ELSE 0 END) / sum(p.weight) "
-               "AS seen_share, count(*) AS rater_n, sum(p.weight) AS rater_sw, "
-               f"sum(p.weight * p.weight) AS rater_sw2 FROM {source} WHERE {where} "
+               "100.0 * sum(r.weight * CASE WHEN e.seen THEN 1 ELSE 0 END) / sum(r.weight) "
+               "AS seen_share, count(*) AS rater_n, sum(r.weight) AS rater_sw, "
+               f"sum(r.weight * r.weight) AS rater_sw2 FROM {source} WHERE {where} "
                f"GROUP BY {names}))"
                f"{' GROUP BY ' + group + ' ORDER BY ' + group if by else ''}")
         return sql, params
     select_dims = ", ".join(dims) + (", " if dims else "")
     sql = (f"SELECT {group + ', ' if by else ''}count(*) AS n, sum(w) AS sum_w, "
            "sum(w * w) AS sum_w2, sum(w * x) AS sum_wx, sum(w * x * x) AS sum_wx2 "
-           f"FROM (SELECT {select_dims}p.weight AS w, ({kpi.score}) AS x FROM {source} "
+           f"FROM (SELECT {select_dims}r.weight AS w, ({kpi.score}) AS x FROM {source} "
            f"WHERE {where}) WHERE x IS NOT NULL"
            f"{' GROUP BY ' + group + ' ORDER BY ' + group if by else ''}")
     return sql, params

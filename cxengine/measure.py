@@ -80,9 +80,8 @@ class Context:
                 ) -> list[Cell]:
         run.use(kpi)
         sql, params = moments_sql(kpi, filters, by)
-        df = self.store.query(sql, params, run.sql)
         cells = []
-        for row in df.to_dict("records"):
+        for row in self.store.rows(sql, params, run.sql):
             m = Moments(int(row["n"] or 0), float(row["sum_w"] or 0), float(row["sum_w2"] or 0),
                         float(row["sum_wx"] or 0), float(row["sum_wx2"] or 0))
             if m.n == 0:
@@ -113,26 +112,28 @@ class Context:
             return welch_t_test(a.moments, b.moments, conf)
         return independent_z_test(a.estimate, b.estimate, conf)
 
-    def paired_test(self, run: Run, kpi: Kpi, filters: Filters, brand_a: str, brand_b: str
-                    ) -> TestResult | None:
-        """Brand vs brand in one wave: the same HCPs rate both, so difference within rater."""
-        if kpi.rows != "raters" or kpi.score is None:
-            return None
-        base = filters.with_(brand=None)
-        conds, params = base.conditions("raters")
+    def paired_tests(self, run: Run, kpi: Kpi, filters: Filters, brand_a: str,
+                     others: list[str]) -> dict[str, TestResult]:
+        """Brand vs brand in one wave: the same HCPs rate both, so the test works on the
+        difference within rater (b - a), over the raters of both. One query for all `others`."""
+        if kpi.rows != "raters" or kpi.score is None or not others:
+            return {}
+        conds, params = filters.with_(brand=None).conditions("raters")
         where = " AND ".join(conds) or "TRUE"
-        side = ("SELECT r.respondent_id, p.weight AS w, ({score}) AS x FROM brand_ratings r "
-                "JOIN respondents p ON p.respondent_id = r.respondent_id "
-                "JOIN brands b ON b.brand_id = r.brand_id WHERE {where} AND r.brand_id = ?")
-        one = side.format(score=kpi.score, where=where)
-        sql = ("SELECT count(*) AS n, sum(a.w) AS sum_w, sum(a.w * a.w) AS sum_w2, "
+        side = (f"SELECT r.respondent_id, r.brand_id, r.weight AS w, ({kpi.score}) AS x "
+                f"FROM rating_facts r WHERE {where} AND r.brand_id IN ")
+        marks = ", ".join("?" for _ in others)
+        sql = ("SELECT b.brand_id, count(*) AS n, sum(a.w) AS sum_w, sum(a.w * a.w) AS sum_w2, "
                "sum(a.w * (b.x - a.x)) AS sum_wx, sum(a.w * (b.x - a.x) * (b.x - a.x)) AS sum_wx2 "
-               f"FROM ({one}) a JOIN ({one}) b ON a.respondent_id = b.respondent_id "
-               "WHERE a.x IS NOT NULL AND b.x IS NOT NULL")
-        row = self.store.query(sql, [*params, brand_a, *params, brand_b], run.sql).iloc[0]
-        m = Moments(int(row["n"] or 0), float(row["sum_w"] or 0), float(row["sum_w2"] or 0),
-                    float(row["sum_wx"] or 0), float(row["sum_wx2"] or 0))
-        return paired_z_test(m, self.thresholds.confidence)
+               f"FROM ({side}(?)) a JOIN ({side}({marks})) b ON a.respondent_id = b.respondent_id "
+               "WHERE a.x IS NOT NULL AND b.x IS NOT NULL GROUP BY b.brand_id")
+        out = {}
+        for row in self.store.rows(sql, [*params, brand_a, *params, *others], run.sql):
+            m = Moments(int(row["n"]), float(row["sum_w"]), float(row["sum_w2"]),
+                        float(row["sum_wx"]), float(row["sum_wx2"]))
+            out[row["brand_id"]] = paired_z_test(m, self.thresholds.confidence)
+        empty = Moments(0, 0.0, 0.0, 0.0, 0.0)
+        return {b: out.get(b) or paired_z_test(empty, self.thresholds.confidence) for b in others}
 
     # --- presenting ------------------------------------------------------
     def value(self, kpi: Kpi, cell: Cell, filters: Filters) -> Value:

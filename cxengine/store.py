@@ -45,6 +45,49 @@ def _jsonable(v: Any) -> Any:
     return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
 
 
+class Watchdog:
+    """Interrupts statements that outlive their deadline.
+
+    One thread for the whole process: starting a timer thread per query would cost
+    more than most of the queries themselves.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: dict[int, tuple[float, duckdb.DuckDBPyConnection]] = {}
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> int:
+        with self._cond:
+            self._next += 1
+            self._armed[self._next] = (time.monotonic() + timeout_s, cursor)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="cx-query-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return self._next
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def _watch(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, cursor) in list(self._armed.items()):
+                    if deadline <= now:
+                        cursor.interrupt()
+                        del self._armed[token]
+                soonest = min((d for d, _ in self._armed.values()), default=now + 60.0)
+                self._cond.wait(max(soonest - now, 0.01))
+
+
+WATCHDOG = Watchdog()
+
+
 class Store:
     def __init__(self, db: Path | str = DEFAULT_DB, *, timeout_s: float = DEFAULT_TIMEOUT_S):
         self.path = Path(db)
@@ -69,25 +112,34 @@ class Store:
             cur = self._local.cursor = self._con.cursor()
         return cur
 
-    def query(self, sql: str, params: list[Any] | None = None,
-              log: list[SqlRecord] | None = None) -> pd.DataFrame:
-        """Run one parameterised statement; append it to `log` as executed."""
-        params = list(params or [])
+    def _run(self, sql: str, params: list[Any], log: list[SqlRecord] | None, fetch):
         cur = self._cursor()
         started = time.perf_counter()
-        timer = threading.Timer(self.timeout_s, cur.interrupt)
-        timer.start()
+        token = WATCHDOG.arm(cur, self.timeout_s)
         try:
-            df = cur.execute(sql, params).df()
+            result = fetch(cur.execute(sql, params))
         except duckdb.InterruptException as exc:
             raise QueryTimeout(f"the query ran longer than {self.timeout_s:g} s and was "
                                "stopped; narrow the question (a brand, market or wave)") from exc
         finally:
-            timer.cancel()
+            WATCHDOG.disarm(token)
         if log is not None:
-            log.append(SqlRecord(sql, params, len(df),
+            log.append(SqlRecord(sql, params, len(result),
                                  round((time.perf_counter() - started) * 1000, 2)))
-        return df
+        return result
+
+    def query(self, sql: str, params: list[Any] | None = None,
+              log: list[SqlRecord] | None = None) -> pd.DataFrame:
+        """Run one parameterised statement into a DataFrame; append it to `log` as executed."""
+        return self._run(sql, list(params or []), log, lambda r: r.df())
+
+    def rows(self, sql: str, params: list[Any] | None = None,
+             log: list[SqlRecord] | None = None) -> list[dict[str, Any]]:
+        """Like `query`, as a list of dicts: cheaper for the small aggregates analyses read."""
+        def fetch(r: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+            names = [d[0] for d in r.description]
+            return [dict(zip(names, row, strict=True)) for row in r.fetchall()]
+        return self._run(sql, list(params or []), log, fetch)
 
     def close(self) -> None:
         self._con.close()

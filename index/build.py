@@ -188,6 +188,8 @@ def _embed_changed(
     from tqdm import tqdm
 
     to_embed = [c for c in chunks if c.content_hash not in reusable]
+    if to_embed:
+        embedder.warm()  # load the model before the bar starts, so its rate means something
     with tqdm(total=len(to_embed), desc="embedding chunks", unit="chunk", file=sys.stderr,
               disable=not progress or not to_embed) as bar:
         fresh = embedder.embed_array([c.embed_text for c in to_embed], on_batch=bar.update)

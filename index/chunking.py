@@ -211,7 +211,10 @@ def document_sections(doc: Document) -> list[Section]:
 def embed_text_for(title: str, section: str, text: str) -> str:
     """Title and section path in front of the passage: short passages such as a table row
     mean little to the embedding model without knowing which document and KPI they are about."""
-    header = f"{title}\n{section}" if section else title
+    path = section.split(SECTION_SEP)
+    if path and path[0] == title:  # the H1 usually repeats the title
+        path = path[1:]
+    header = "\n".join([title, SECTION_SEP.join(path)]) if any(path) else title
     return f"{header}\n\n{text}"
 
 

@@ -60,7 +60,10 @@ class Passage:
 
     def citation(self) -> str:
         """Short human reference, e.g. "NPS methodology > Definition (methodology/nps.md)"."""
-        where = f"{self.title} > {self.section}" if self.section else self.title
+        section = self.section
+        if section == self.title or section.startswith(self.title + " > "):
+            section = section[len(self.title) + 3 :]  # the H1 usually repeats the title
+        where = f"{self.title} > {section}" if section else self.title
         return f"{where} ({self.source})"
 
 

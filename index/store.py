@@ -349,6 +349,7 @@ def _write_atomic(path: Path, text: str) -> None:
     """Write via a temp file in the same directory + fsync + rename: readers see old or new."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; readers may run as another user
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

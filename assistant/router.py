@@ -1,0 +1,267 @@
+"""Intent -> engine call, retrieval, or both; the defaults each analysis needs.
+
+`Router.complete` fills what a question left out (latest wave carrying the KPI,
+TA from the brand, the previous wave for a "why") and records each assumption
+in `query.defaults`; when a slot cannot be assumed (a brand KPI without market)
+it sets `query.clarify` with the valid options instead. `Router.run` then calls
+the engine and/or the retriever. Retrieval is imported lazily, only here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.lexicon import Lexicon
+from assistant.query import Clarify, Compare, Query
+
+NUMERIC = ("kpi_value", "ranking", "trend", "compare", "explain_change", "channel_mix",
+           "key_drivers", "perception_gap", "correlation")
+DOCUMENT = ("definition", "methodology")
+DEFAULT_KPI = "nps"
+INTERNAL_KPIS = ("nps", "csat_t2b", "cx_index")  # the KPIs companies estimate internally
+# Which slots each numeric intent cannot do without (brand/company count as one).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "kpi_value": ("subject", "market"), "trend": ("subject", "market"),
+    "ranking": ("ta", "market"), "compare": ("market",),
+    "explain_change": ("brand", "market"), "channel_mix": ("brand", "market"),
+    "key_drivers": ("ta",),
+}
+
+
+@dataclass
+class Routed:
+    query: Query
+    route: str  # engine | retrieval | both | clarify | none
+    result: Any = None  # cxengine Result
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the ranking behind "the leader"
+    passages: list[dict[str, Any]] = field(default_factory=list)
+    retrieval_warning: str | None = None
+
+
+class Router:
+    def __init__(self, engine: Any, lexicon: Lexicon,
+                 retriever_factory: Callable[[], Any] | None = None):
+        self.engine, self.lex = engine, lexicon
+        self._factory = retriever_factory
+        self._retriever: Any = None
+        self._retriever_error: str | None = None
+        self._lock = threading.Lock()
+
+    # --- defaults and clarification --------------------------------------
+    def complete(self, q: Query) -> Query:
+        q = q.copy(brands=list(q.brands), markets=list(q.markets), waves=list(q.waves),
+                   defaults=list(q.defaults), by=list(q.by))
+        if q.intent not in NUMERIC or q.unknown_markets or q.unknown_waves:
+            return q
+        if q.did_you_mean and not (q.brands or q.company):
+            q.clarify = Clarify("brand", "did_you_mean", sorted(set(q.did_you_mean)))
+            return q
+        if q.kpi is None or q.kpi == "perception_gap":
+            if q.intent not in ("key_drivers", "correlation"):
+                q.kpi = DEFAULT_KPI
+                q.defaults.append("NPS (no KPI named)")
+        if q.ta is None and q.brand:
+            q.ta = self.lex.brand_ta.get(q.brand)
+        if q.intent == "kpi_value" and not (q.brands or q.company) and q.ta:
+            q.intent = "ranking"  # "NPS in cardiology in Germany": every brand of the TA
+        self._resolve_waves(q)
+        for slot in REQUIRED.get(q.intent, ()):
+            missing = self._missing(q, slot)
+            if missing is not None:
+                q.clarify = missing
+                return q
+        if q.intent == "compare":
+            return self._complete_compare(q)
+        return q
+
+    def _missing(self, q: Query, slot: str) -> Clarify | None:
+        if slot == "subject" and not (q.brands or q.company):
+            return Clarify("brand", "which brand", self._names("brand", self.lex.options["brand"]))
+        if slot == "brand" and not q.brands:
+            return Clarify("brand", "which brand", self._names("brand", self.lex.options["brand"]))
+        if slot == "ta" and not q.ta:
+            return Clarify("ta", "which therapy area", self._names("ta", self.lex.options["ta"]))
+        if slot == "market" and not q.markets and "market" not in q.by:
+            return Clarify("market", "which market",
+                           self._names("market", self.lex.options["market"]))
+        return None
+
+    def _names(self, slot: str, ids: list[str]) -> list[str]:
+        return [self.lex.name(slot, i) for i in ids]
+
+    def _resolve_waves(self, q: Query) -> None:
+        kpi = q.kpi if q.intent not in ("key_drivers", "correlation", "channel_mix") else (
+            "driver:knowledge")
+        ref = q.wave_ref or ""
+        latest = self.lex.latest(kpi)
+        if q.intent == "trend" or ref == "all" or ref.startswith("since:"):
+            if ref.startswith("since:"):
+                q.waves = self.lex.waves_since(int(ref.split(":")[1]), kpi)
+            elif q.intent == "trend" and len(q.waves) < 2:
+                q.waves = []  # a trend over every wave carrying the KPI
+            if q.intent not in ("trend", "compare"):
+                q.intent = "trend"
+            return
+        if ref == "latest" and not q.waves:
+            q.waves = [latest] if latest else []
+        if ref == "previous" and not (q.compare and q.compare.dimension == "wave"):
+            base = q.wave or latest
+            prev = self.lex.previous(base, kpi) if base else None
+            q.waves = [prev] if prev else q.waves
+            q.defaults.append(f"previous wave {prev}")
+            return
+        if q.intent == "explain_change":
+            to = q.wave or latest
+            frm = q.waves[0] if len(q.waves) >= 2 else self.lex.previous(to, q.kpi)
+            q.waves = [w for w in (frm, to) if w]
+            if len(q.waves) < 2 or len(set(q.waves)) < 2:
+                q.defaults.append(f"no earlier wave than {to}")
+            else:
+                q.defaults.append(f"change from the previous wave carrying the KPI, {frm}")
+            return
+        if q.compare and q.compare.dimension == "wave":
+            return
+        if q.intent in ("key_drivers", "correlation", "perception_gap") and not q.waves:
+            return  # pooled over waves unless one is named
+        if not q.waves:
+            q.waves = [latest] if latest else []
+            q.defaults.append(f"latest wave {latest}")
+        elif len(q.waves) > 1 and not q.compare:
+            q.waves = q.waves[-1:]
+
+    def _complete_compare(self, q: Query) -> Query:
+        c = q.compare or Compare("brand", q.brand, "leader")
+        if c.dimension == "wave":
+            to = q.wave if c.b == "reference" or c.b is None else c.b
+            to = to or self.lex.latest(q.kpi)
+            frm = c.a if c.a not in (None, "previous") else self.lex.previous(to, q.kpi)
+            if len(q.waves) >= 2 and c.a == "previous":
+                frm, to = q.waves[0], q.waves[-1]
+            c = Compare("wave", frm, to)
+            q.waves = [w for w in (frm, to) if w]
+            if not (q.brands or q.company):
+                q.clarify = Clarify("brand", "which brand",
+                                    self._names("brand", self.lex.options["brand"]))
+        elif c.dimension == "brand" and c.a is None:
+            c = Compare("brand", q.brand, c.b)
+            if c.a is None:
+                q.clarify = Clarify("brand", "which brand",
+                                    self._names("brand", self.lex.options["brand"]))
+        if c.dimension == "market":
+            q.markets = [c.a, c.b]
+        q.compare = c
+        return q
+
+    # --- running ---------------------------------------------------------
+    def run(self, q: Query) -> Routed:
+        if q.clarify is not None:
+            return Routed(q, "clarify")
+        if q.intent in ("help", "out_of_scope", "catalogue"):
+            return Routed(q, "none" if q.intent == "out_of_scope" else "engine"
+                          if q.intent == "catalogue" else "none")
+        if q.unknown_markets or q.unknown_waves:
+            return Routed(q, "none")
+        if q.intent in DOCUMENT:
+            routed = Routed(q, "retrieval")
+            self._passages(routed, q.text, doc_type="methodology", k=3)
+            return routed
+        routed = Routed(q, "engine")
+        routed.result = getattr(self, f"_{q.intent}")(q, routed)
+        if q.intent == "explain_change" and len(q.waves) == 2:
+            routed.route = "both"
+            self._passages(routed, q.text, doc_type="wave_report", k=3, wave=q.waves[-1],
+                           market=q.market, brand=q.brand)
+        return routed
+
+    def _filters(self, q: Query, *, wave: bool = True) -> dict[str, Any]:
+        f: dict[str, Any] = {"brand": q.brands or None, "company": q.company,
+                             "market": q.markets or None, "channel": q.channel,
+                             "prescriber": q.prescriber, "specialty": q.specialty,
+                             "setting": q.setting}
+        if wave:
+            f["wave"] = q.waves or None
+        return {k: v for k, v in f.items() if v is not None}
+
+    def _kpi_value(self, q: Query, r: Routed) -> Any:
+        return self.engine.kpi_value(q.kpi, by=tuple(q.by), **self._filters(q))
+
+    def _ranking(self, q: Query, r: Routed) -> Any:
+        f = {k: v for k, v in self._filters(q).items() if k not in ("brand", "company", "market",
+                                                                     "wave")}
+        return self.engine.ranking(q.kpi, ta=q.ta, market=q.market, wave=q.wave, **f)
+
+    def _trend(self, q: Query, r: Routed) -> Any:
+        f = self._filters(q, wave=False)
+        return self.engine.trend(q.kpi, waves=q.waves or None, **f)
+
+    def _compare(self, q: Query, r: Routed) -> Any:
+        c = q.compare
+        assert c is not None
+        if c.b in ("leader", "competitors"):
+            ranking = self.engine.ranking(q.kpi, ta=q.ta, market=q.market, wave=q.wave)
+            r.extra["ranking"] = ranking
+            leader = ranking.summary.get("leader")
+            if leader is None or leader == c.a:
+                return ranking
+            c = Compare("brand", c.a, leader)
+            q.compare = c
+        f = {k: v for k, v in self._filters(q).items() if k != c.dimension}
+        return self.engine.compare(q.kpi, dimension=c.dimension, a=c.a, b=c.b, **f)
+
+    def _explain_change(self, q: Query, r: Routed) -> Any:
+        if len(q.waves) < 2:
+            return self.engine.kpi_value(q.kpi, brand=q.brand, market=q.market, wave=q.wave)
+        return self.engine.explain_change(q.kpi, brand=q.brand, market=q.market,
+                                          from_wave=q.waves[0], to_wave=q.waves[-1])
+
+    def _channel_mix(self, q: Query, r: Routed) -> Any:
+        return self.engine.channel_mix(brand=q.brand, market=q.market, wave=q.wave)
+
+    def _key_drivers(self, q: Query, r: Routed) -> Any:
+        return self.engine.key_drivers(ta=q.ta, market=q.market, wave=q.wave, brand=q.brand)
+
+    def _perception_gap(self, q: Query, r: Routed) -> Any:
+        kpi = q.kpi if q.kpi in INTERNAL_KPIS else DEFAULT_KPI
+        return self.engine.perception_gap(kpi, company=q.company, brand=q.brand,
+                                          market=q.market, wave=q.wave)
+
+    def _correlation(self, q: Query, r: Routed) -> Any:
+        return self.engine.correlations(ta=q.ta, wave=q.wave)
+
+    # --- retrieval -------------------------------------------------------
+    def retriever(self) -> Any:
+        """The retriever, built on first use; None (with a reason) when there is no index."""
+        with self._lock:
+            if self._retriever is None and self._retriever_error is None:
+                try:
+                    self._retriever = (self._factory or _default_retriever)()
+                except Exception as exc:  # no index built, or a broken one: answer without it
+                    self._retriever_error = f"document index not available ({exc})"
+            return self._retriever
+
+    def _passages(self, r: Routed, text: str, *, doc_type: str, k: int, **filters: Any) -> None:
+        retriever = self.retriever()
+        if retriever is None:
+            r.retrieval_warning = self._retriever_error
+            return
+        try:
+            hits = retriever.search(text, k=k, doc_type=doc_type, **filters)
+            if not hits and filters:  # the filters may be too narrow for the documents there are
+                hits = retriever.search(text, k=k, doc_type=doc_type)
+            if not hits and doc_type == "methodology":
+                hits = retriever.search(text, k=k)
+        except Exception as exc:
+            r.retrieval_warning = f"document search failed ({exc})"
+            return
+        r.passages = [h.to_dict() if hasattr(h, "to_dict") else dict(h) for h in hits]
+
+
+def _default_retriever() -> Any:
+    from assistant.config import Settings
+    from index.retrieval import Retriever  # heavy (torch): only when documents are needed
+
+    s = Settings()
+    return Retriever(s.index_dir, host=s.chroma_host, port=s.chroma_port)

@@ -1,0 +1,258 @@
+"""CX Benchmark Assistant: the Streamlit page. Layout and wiring only.
+
+Answers come from `assistant.service.Assistant`; this page renders them (streamlit_views) and
+never computes a number itself. Everything runs inside one guard so that no traceback ever
+reaches the page: a failure becomes a plain sentence saying what to do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from assistant.answer import Answer
+from assistant.config import Settings
+
+STARTERS: dict[str, list[str]] = {
+    "Brand leader": [
+        "How is Cardiovex doing in Germany?",
+        "Are we ahead of the leader on NPS?",
+        "Which channel gives Cardiovex the best experience in Germany?",
+    ],
+    "Analyst": [
+        "How exactly is NPS computed here?",
+        "What is the base for Cardiovex prescribers in Germany in 2025-Q4?",
+        "Is the drop in Cardiovex NPS in Germany in 2025-Q4 significant?",
+    ],
+    "Workshop team": [
+        "Why did Cardiovex's NPS fall in Germany in 2025-Q4?",
+        "Which drivers matter most for recommendation in oncology?",
+        "What should we fix first?",
+    ],
+}
+NONE = "(none)"
+# Test seams: "module:callable". The assistant factory gets the Engine; the retriever factory
+# is handed to the Assistant (used where the real index is not built).
+ASSISTANT_FACTORY_ENV = "CXASSIST_APP_ASSISTANT"
+RETRIEVER_FACTORY_ENV = "CXASSIST_APP_RETRIEVER"
+
+
+def friendly(exc: BaseException) -> str:
+    """What went wrong and what to do, in one sentence, without a traceback."""
+    name = type(exc).__name__
+    if name in ("StoreError", "QueryTimeout") or "duckdb" in type(exc).__module__:
+        if name == "QueryTimeout":
+            return "The query took too long and was stopped: narrow the question (one brand, " \
+                   "market or wave) and ask again."
+        return "The benchmark database is missing or damaged: run `make data`, then reload."
+    if name in ("IndexNotBuiltError", "IndexCorruptError", "CxIndexError"):
+        return "The document index is missing or damaged: run `make index`, then reload. " \
+               "Numbers still work; document passages do not."
+    if isinstance(exc, ImportError):
+        return "Part of the assistant is not installed or not finished: run `make setup`, " \
+               "then reload."
+    return f"Something went wrong while answering ({name}). Try rephrasing the question; " \
+           "if it keeps happening, start a new conversation."
+
+
+def _load(spec: str) -> Callable[..., Any]:
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _index_ready(settings: Settings) -> bool:
+    return (settings.index_dir / ".complete").exists() or settings.chroma_host is not None
+
+
+def prepare(settings: Settings) -> list[str]:
+    """First start: build the database and the index when they are missing, visibly.
+
+    Returns problems that still allow serving (a missing index only loses passages)."""
+    problems: list[str] = []
+    steps = []
+    if not Path(settings.db).exists():
+        steps.append(("data", "Building the sample benchmark database"))
+    if not os.environ.get(RETRIEVER_FACTORY_ENV) and not _index_ready(settings):
+        steps.append(("index", "Building the document index"))
+    if not steps:
+        return problems
+    with st.status("Preparing the assistant (first start)…", expanded=True) as status:
+        for what, label in steps:
+            st.write(f"{label}…")
+            done = subprocess.run([sys.executable, "-m", "assistant.cli", what, "build"],
+                                  capture_output=True, text=True, timeout=1800)
+            if done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+                msg = (f"`cxassist {what} build` failed ({tail[0][:200]}): "
+                       f"run `make {what}` in a terminal to see why.")
+                if what == "data":
+                    status.update(label="The benchmark database could not be built",
+                                  state="error")
+                    raise RuntimeError(msg)
+                problems.append(msg)
+            else:
+                st.write(f"{label}: done.")
+        status.update(label="Ready", state="complete", expanded=False)
+    return problems
+
+
+@st.cache_resource(show_spinner="Opening the benchmark database…")
+def load_engine(db: str) -> Any:
+    from cxengine.engine import Engine
+
+    return Engine(db)
+
+
+@st.cache_resource(show_spinner="Starting the assistant…")
+def load_assistant(db: str, index_dir: str, use_index: bool) -> Any:
+    engine = load_engine(db)
+    if os.environ.get(ASSISTANT_FACTORY_ENV):
+        return _load(os.environ[ASSISTANT_FACTORY_ENV])(engine)
+    from assistant.service import Assistant
+
+    factory: Callable[[], Any] | None = None
+    if os.environ.get(RETRIEVER_FACTORY_ENV):
+        factory = _load(os.environ[RETRIEVER_FACTORY_ENV])
+    elif use_index:
+        def factory() -> Any:  # torch loads lazily, on the first question that needs documents
+            from index.retrieval import Retriever
+
+            return Retriever(index_dir)
+    return Assistant(engine, retriever_factory=factory)
+
+
+def new_conversation() -> Any:
+    from assistant.conversation import Conversation
+
+    return Conversation()
+
+
+def queue(question: str) -> None:
+    """Button callback: the clicked text becomes the next user message."""
+    st.session_state["pending"] = question
+
+
+def reset() -> None:
+    for k in ("turns", "conversation", "pending", "applied_context"):
+        st.session_state.pop(k, None)
+
+
+def set_defaults(conversation: Any, context: dict[str, str | None]) -> None:
+    """Hand the sidebar's default context to the conversation (fills what a question omits).
+
+    Applied only when the sidebar changed, so a brand the conversation learned from "we"
+    is not overwritten on every rerun. Conversation has `default_brand` only; market, TA
+    and wave are passed through `set_defaults` once it exists."""
+    if st.session_state.get("applied_context") == context:
+        return
+    st.session_state["applied_context"] = dict(context)
+    setter = getattr(conversation, "set_defaults", None)
+    if callable(setter):
+        setter(**context)
+    elif hasattr(conversation, "default_brand"):
+        conversation.default_brand = context.get("brand")
+
+
+def ask(assistant: Any, question: str) -> Answer:
+    try:
+        return assistant.ask(question, st.session_state["conversation"])
+    except Exception as exc:  # noqa: BLE001 - the page shows a sentence, never a traceback
+        return Answer(question=question, route="none", intent="error", query={},
+                      text=friendly(exc))
+
+
+def sidebar(catalogue: Any, settings: Settings) -> dict[str, str | None]:
+    from streamlit_views import starter_buttons
+
+    with st.sidebar:
+        st.header("CX Benchmark Assistant")
+        with st.expander(f"Dataset {catalogue.dataset_version}", expanded=False):
+            st.markdown("**Waves:** " + ", ".join(f"{w['wave_id']} ({w['wave_type']})"
+                                                  for w in catalogue.waves))
+            st.markdown("**Markets:** " + ", ".join(f"{m['market_id']} {m['name']}"
+                                                    for m in catalogue.markets))
+            st.markdown("**Therapy areas:** " + ", ".join(f"{t['ta_id']} {t['name']}"
+                                                          for t in catalogue.therapy_areas))
+            st.markdown("**Brands:** " + ", ".join(f"{b['name']} ({b['company']}, {b['ta_id']})"
+                                                   for b in catalogue.brands))
+        st.subheader("My default context")
+        st.caption("Fills what a question leaves out.")
+        context = {
+            "brand": _pick("My brand", [b["brand_id"] for b in catalogue.brands],
+                           {b["brand_id"]: b["name"] for b in catalogue.brands}, "ctx_brand"),
+            "market": _pick("Market", [m["market_id"] for m in catalogue.markets],
+                            {m["market_id"]: m["name"] for m in catalogue.markets}, "ctx_market"),
+            "ta": _pick("Therapy area", [t["ta_id"] for t in catalogue.therapy_areas],
+                        {t["ta_id"]: t["name"] for t in catalogue.therapy_areas}, "ctx_ta"),
+            "wave": _pick("Wave", [w["wave_id"] for w in catalogue.waves],
+                          {w["wave_id"]: f"{w['wave_id']} ({w['wave_type']})"
+                           for w in catalogue.waves}, "ctx_wave"),
+        }
+        st.subheader("Try asking")
+        starter_buttons(STARTERS, queue)
+        st.divider()
+        llm = settings.llm
+        st.caption(f"LLM: **on** ({llm})" if llm else
+                   "LLM: **off** (set CXASSIST_LLM to enable); answers are deterministic.")
+        st.button("New conversation", key="new_conversation", on_click=reset, width="stretch")
+        turns = st.session_state.get("turns", [])
+        if turns:
+            from streamlit_views import pack_downloads
+
+            pack_downloads(turns, catalogue.dataset_version)
+    return context
+
+
+def _pick(label: str, ids: list[str], names: dict[str, str], key: str) -> str | None:
+    choice = st.selectbox(label, [NONE, *ids], key=key,
+                          format_func=lambda i: i if i == NONE else f"{names.get(i, i)}")
+    return None if choice == NONE else choice
+
+
+def main() -> None:
+    from streamlit_views import render_answer
+
+    settings = Settings()
+    problems = prepare(settings)
+    engine = load_engine(str(settings.db))
+    assistant = load_assistant(str(settings.db), str(settings.index_dir), _index_ready(settings))
+    context = sidebar(engine.catalogue(), settings)
+    st.title("CX Benchmark Assistant")
+    st.caption("Exact numbers from the benchmark, with base, confidence and the query behind "
+               "them; documents quoted with their source.")
+    for p in problems:
+        st.warning(p)
+    if "conversation" not in st.session_state:
+        st.session_state["conversation"] = new_conversation()
+    set_defaults(st.session_state["conversation"], context)
+    turns: list[tuple[str, Answer]] = st.session_state.setdefault("turns", [])
+    for i, (question, answer) in enumerate(turns):
+        with st.chat_message("user"):
+            st.markdown(question)
+        with st.chat_message("assistant"):
+            render_answer(answer, f"t{i}", queue)
+    prompt = st.chat_input("Ask about the benchmark, e.g. How is Cardiovex doing in Germany?")
+    question = (prompt or st.session_state.pop("pending", None) or "").strip()
+    if question:
+        with st.chat_message("user"):
+            st.markdown(question)
+        with st.chat_message("assistant"):
+            with st.spinner("Working it out…"):
+                answer = ask(assistant, question)
+            turns.append((question, answer))
+            render_answer(answer, f"t{len(turns) - 1}", queue)
+
+
+st.set_page_config(page_title="CX Benchmark Assistant", page_icon="📊", layout="wide")
+try:
+    st.set_option("client.showErrorDetails", "none")  # belt and braces: no tracebacks on page
+    main()
+except Exception as exc:  # noqa: BLE001 - last guard: a plain message instead of a traceback
+    st.error(friendly(exc))
