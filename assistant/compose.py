@@ -239,7 +239,7 @@ class Composer:
         contrib = [c for c in s.get("contributions", []) if abs(c["contribution"]) >= 0.5][:4]
         if contrib:
             lines.append("Largest driver contributions: " + "; ".join(
-                f"{c['predictor'].replace('_', ' ')} {get_kpi('nps').format_change(c['contribution'])}"
+                f"{c['predictor'].replace('_', ' ')} {kpi.format_change(c['contribution'])}"
                 for c in contrib) + ".")
         chans = [c for c in s.get("channels", []) if c.get("reach_delta") is not None
                  and abs(c["reach_delta"]) >= 5][:3]
@@ -279,8 +279,9 @@ class Composer:
             return (self._coverage(q.copy(kpi="driver:knowledge")) or
                     f"No driver analysis for {scope}: " + "; ".join(r.result.warnings)) + "."
         share = get_kpi("promoters_pct")  # whole-% display, like every share
-        top = "; ".join(f"{row['predictor'].replace('_', ' ')} {share.format(row['importance_pct'])}"
-                        f" ({row['quadrant']})" for row in rows[:5])
+        top = "; ".join(f"{row['predictor'].replace('_', ' ')} "
+                        f"{share.format(row['importance_pct'])} ({row['quadrant']})"
+                        for row in rows[:5])
         text = (f"What drives recommendation (NPS) in {scope}, Shapley importance: {top}. "
                 f"CX drivers together {share.format(s['cx_share'])}, product "
                 f"{share.format(s['product_share'])}.")
@@ -383,6 +384,44 @@ class Composer:
         if q.intent == "trend":
             return ["why?", "split by specialty"]
         return []
+
+
+_NUMBER = re.compile(r"(?<![\w.])[+-]?\d+(?:\.\d+)?")
+_WAVE_ID = re.compile(r"\b\d{4}-Q\d\b")
+
+
+def numbers_in(text: str) -> list[str]:
+    """Numbers as written (wave ids like 2025-Q4 are names, not numbers)."""
+    return _NUMBER.findall(_WAVE_ID.sub(" ", text))
+
+
+def _evidence_numbers(obj: Any, out: set[float]) -> None:
+    if isinstance(obj, bool) or obj is None:
+        return
+    if isinstance(obj, (int, float)):
+        out.add(abs(float(obj)))
+    elif isinstance(obj, str):
+        out.update(abs(float(n)) for n in numbers_in(obj))
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _evidence_numbers(v, out)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _evidence_numbers(v, out)
+
+
+def unsupported_numbers(text: str, answer: Answer) -> list[str]:
+    """Numbers in `text` that no value, evidence item or the question supports, after the
+    display rounding (the decimals shown) and ignoring the sign (\"down 10 points\")."""
+    known: set[float] = set()
+    _evidence_numbers([answer.values, answer.evidence, answer.question, answer.query], known)
+    bad = []
+    for n in numbers_in(text):
+        decimals = len(n.split(".")[1]) if "." in n else 0
+        shown = n.lstrip("+-")
+        if not any(f"{x:.{decimals}f}" == shown for x in known):
+            bad.append(n)
+    return bad
 
 
 def _singular(text: str) -> str:

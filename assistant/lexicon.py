@@ -60,7 +60,8 @@ class Lexicon:
                      [m["name"], *extra.get("adjectives", []), *extra.get("aliases", [])])
         for t in catalogue.therapy_areas:
             extra = scen.get("therapy_areas", {}).get(t["ta_id"], {})
-            lex._add("ta", t["ta_id"], t["name"], [t["name"], t["ta_id"], *extra.get("aliases", [])])
+            lex._add("ta", t["ta_id"], t["name"],
+                     [t["name"], t["ta_id"], *extra.get("aliases", [])])
         for b in catalogue.brands:
             lex._add("brand", b["brand_id"], b["name"], [b["name"], b["brand_id"]])
             lex.brand_ta[b["brand_id"]] = b["ta_id"]

@@ -54,13 +54,13 @@ class Router:
     def complete(self, q: Query) -> Query:
         q = q.copy(brands=list(q.brands), markets=list(q.markets), waves=list(q.waves),
                    defaults=list(q.defaults), by=list(q.by))
-        if q.intent not in NUMERIC or q.unknown_markets or q.unknown_waves:
+        if q.clarify is not None or q.intent not in NUMERIC or q.unknown_markets or q.unknown_waves:
             return q
         if q.did_you_mean and not (q.brands or q.company):
             q.clarify = Clarify("brand", "did_you_mean", sorted(set(q.did_you_mean)))
             return q
         if q.kpi is None or q.kpi == "perception_gap":
-            if q.intent not in ("key_drivers", "correlation"):
+            if q.intent not in ("key_drivers", "correlation", "channel_mix", "perception_gap"):
                 q.kpi = DEFAULT_KPI
                 q.defaults.append("NPS (no KPI named)")
         if q.ta is None and q.brand:
