@@ -49,6 +49,15 @@ class Composer:
         if r.retrieval_warning:
             warnings.append(r.retrieval_warning)
         evidence += [{"kind": "note", "text": w} for w in warnings]
+        if res is not None:
+            evidence.append({"kind": "note", "confidence_pct": self.conf_pct,
+                             "text": f"intervals and tests at {self.conf_pct}% confidence"})
+        if res is not None and res.summary:
+            scalars = {k: v for k, v in res.summary.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if scalars:
+                evidence.append({"kind": "note", "text": f"{res.analysis} summary",
+                                 "summary": scalars})
         if figures:
             evidence.append({"kind": "note", "text": "figures derived for display",
                              "figures": figures})
@@ -95,9 +104,8 @@ class Composer:
         if delta is None:
             return "change not available"
         kpi = get_kpi(kpi_id)
-        shown = kpi.format_change(delta)
-        if float(kpi.format(abs(delta))) == 0:
-            return f"unchanged ({shown})"
+        if round(abs(delta), kpi.decimals) == 0:
+            return "unchanged"
         return f"{'up' if delta > 0 else 'down'} {kpi.format_change(abs(delta)).lstrip('+')}"
 
     def _defaults(self, q: Query) -> str:

@@ -67,6 +67,8 @@ class Conversation:
             q.intent = last.intent
             if last.intent == "compare" and q.compare is None:
                 q.compare = last.compare
+        if q.intent == "compare" and q.compare is None:
+            self._versus(q, last)
         for group in _GROUPS:
             if all(_empty(q, s) for s in group):
                 for s in group:
@@ -80,6 +82,16 @@ class Conversation:
         if q.compare is not None and q.compare.dimension == "brand" and q.compare.a is None:
             q.compare = Compare("brand", q.brand, q.compare.b)
         return q
+
+    @staticmethod
+    def _versus(q: Query, last: Query) -> None:
+        """"vs Psorilex" / "vs France": the other side is what the last answer was about."""
+        for dim, attr in (("brand", "brands"), ("market", "markets")):
+            mine, theirs = getattr(q, attr), getattr(last, attr)
+            if len(mine) == 1 and theirs and theirs[0] != mine[0]:
+                setattr(q, attr, [theirs[0], mine[0]])
+                q.compare = Compare(dim, theirs[0], mine[0])
+                return
 
     @staticmethod
     def _inherit_waves(q: Query, last: Query) -> None:

@@ -57,7 +57,8 @@ class Lexicon:
         for m in catalogue.markets:
             extra = scen.get("markets", {}).get(m["market_id"], {})
             lex._add("market", m["market_id"], m["name"],
-                     [m["name"], *extra.get("adjectives", []), *extra.get("aliases", [])])
+                     [m["name"], m["market_id"], *extra.get("adjectives", []),
+                      *extra.get("aliases", [])])
         for t in catalogue.therapy_areas:
             extra = scen.get("therapy_areas", {}).get(t["ta_id"], {})
             lex._add("ta", t["ta_id"], t["name"],

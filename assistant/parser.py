@@ -44,6 +44,24 @@ class Parser:
         self.rules = lexicon.rules
 
     @cached_property
+    def _rule_words(self) -> set[str]:
+        """Every word the rule tables use: never read as a misspelt brand or market."""
+        words = set(self.rules["fuzzy_stoplist"])
+        for rule in self.rules["intents"]:
+            for cue in rule["cues"]:
+                words.update(normalise(cue).split())
+        for phrases in self.rules["wave_phrases"].values():
+            for p in phrases:
+                words.update(normalise(p).split())
+        for table in ("breakdowns", "channel_aliases"):
+            for phrases in self.rules[table].values():
+                for p in phrases:
+                    words.update(normalise(p).split())
+        for phrases in self.lex.phrases:
+            words.update(phrases.split())
+        return words
+
+    @cached_property
     def _fuzzy_choices(self) -> dict[str, Entity]:
         out: dict[str, Entity] = {}
         for phrase, ents in self.lex.phrases.items():
@@ -64,8 +82,7 @@ class Parser:
         rest, others = _strip(rest, self.rules["other_markets"])
         q.unknown_markets = others
         self._codes(question, q)
-        rest = self._entities(rest, q)
-        self._fuzzy(rest, q)
+        self._entities(rest, q)
         q.self_ref = any(_has(text, w) for w in self.rules["self_words"])
         self._compare_slot(q)
         q.intent = self._intent(text, q)
@@ -126,38 +143,39 @@ class Parser:
             if re.search(rf"(?<![A-Za-z]){code}(?![A-Za-z])", original) and code not in q.markets:
                 q.markets.append(code)
 
-    def _entities(self, text: str, q: Query) -> str:
+    def _entities(self, text: str, q: Query) -> None:
+        """Exact phrases longest first, then typos; assigned in the order they were typed."""
         tokens = text.split()
-        left: list[str] = []
+        found: list[tuple[int, Entity]] = []
         i = 0
         while i < len(tokens):
             for n in range(min(_MAX_PHRASE_WORDS, len(tokens) - i), 0, -1):
                 ents = self.lex.phrases.get(" ".join(tokens[i:i + n]))
                 if ents:
-                    for e in ents[:1]:  # a phrase names one thing; the catalogue order decides
-                        self._assign(q, e)
+                    found.append((i, ents[0]))  # a phrase names one thing: catalogue order
                     i += n
                     break
             else:
-                left.append(tokens[i])
+                ent = self._fuzzy(tokens[i], q)
+                if ent is not None:
+                    found.append((i, ent))
                 i += 1
-        return " ".join(left)
+        for _, ent in sorted(found, key=lambda f: f[0]):
+            self._assign(q, ent)
 
-    def _fuzzy(self, text: str, q: Query) -> None:
-        stop = set(self.rules["fuzzy_stoplist"])
+    def _fuzzy(self, tok: str, q: Query) -> Entity | None:
+        if len(tok) < self.rules["fuzzy_min_length"] or tok in self._rule_words:
+            return None
         choices = self._fuzzy_choices
-        for tok in text.split():
-            if len(tok) < self.rules["fuzzy_min_length"] or tok in stop:
-                continue
-            hit = process.extractOne(tok, list(choices), scorer=fuzz.ratio)
-            if hit is None:
-                continue
-            phrase, score, _ = hit
-            ent = choices[phrase]
-            if score >= self.rules["fuzzy_min_score"]:
-                self._assign(q, ent)
-            elif score >= self.rules["did_you_mean_min_score"]:
-                q.did_you_mean.append(ent.name)
+        hit = process.extractOne(tok, list(choices), scorer=fuzz.ratio)
+        if hit is None:
+            return None
+        phrase, score, _ = hit
+        if score >= self.rules["fuzzy_min_score"]:
+            return choices[phrase]
+        if score >= self.rules["did_you_mean_min_score"]:
+            q.did_you_mean.append(choices[phrase].name)
+        return None
 
     def _assign(self, q: Query, e: Entity) -> None:
         if e.slot == "brand" and e.id not in q.brands:
@@ -165,7 +183,10 @@ class Parser:
         elif e.slot == "market" and e.id not in q.markets:
             q.markets.append(e.id)
         elif e.slot == "kpi":
-            q.kpi = q.kpi or e.id  # the first KPI named is the one asked about
+            # The first KPI named is the one asked about; "perception gap on CX index" is
+            # about the CX index (the gap is the analysis, not the measure).
+            if q.kpi is None or q.kpi == "perception_gap":
+                q.kpi = e.id
         elif e.slot == "channel":
             q.channel = q.channel or e.id
         elif e.slot in ("company", "ta", "specialty", "setting", "prescriber"):
@@ -194,7 +215,7 @@ class Parser:
     def _intent(self, text: str, q: Query) -> str:
         for rule in self.rules["intents"]:
             if any(_has(text, normalise(c)) for c in rule["cues"]) and self._holds(rule, q):
-                q.cued = True
+                q.cued = not rule.get("weak", False)
                 return rule["intent"]
         if q.wave_ref in ("all",) or (q.wave_ref or "").startswith("since:"):
             return "trend"
@@ -210,6 +231,8 @@ class Parser:
     def _is_followup(self, text: str, q: Query) -> bool:
         if any(text.startswith(normalise(c) + " ") or text == normalise(c)
                for c in self.rules["followup_cues"]):
+            return True
+        if any(_has(text, w) for w in self.rules["context_words"]):
             return True
         # Short turns naming no KPI and no brand lean on the previous question.
         return len(text.split()) <= 5 and not q.kpi and not q.brands and not q.company

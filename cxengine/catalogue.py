@@ -15,7 +15,8 @@ class Catalogue:
     waves: list[dict[str, Any]]  # wave_id, label, wave_type, sequence (chronological)
     markets: list[dict[str, Any]]  # market_id, name, region
     therapy_areas: list[dict[str, Any]]  # ta_id, name
-    brands: list[dict[str, Any]]  # brand_id, name, company, ta_id, lifecycle {market: {wave: stage}}
+    # brand_id, name, company, ta_id, lifecycle {market: {wave: stage}}
+    brands: list[dict[str, Any]]
     companies: list[str]
     channels: list[dict[str, Any]]  # channel_id, name, channel_type, role
     segments: dict[str, list[Any]]  # prescriber, specialty, setting -> values

@@ -48,7 +48,8 @@ def cross_products(ctx: Context, run: Run, filters: Filters, target_sql: str,
                          np.array([float(row[f"s{i}"] or 0.0) for i in range(k)]), products)
 
 
-def key_drivers(ctx: Context, *, ta: str | None = None, market: str | None = None, wave: str | None = None,
+def key_drivers(ctx: Context, *, ta: str | None = None, market: str | None = None,
+                wave: str | None = None,
                 brand: str | None = None) -> Result:
     nps = get_kpi("nps")
     run = ctx.new_run()

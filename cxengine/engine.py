@@ -48,7 +48,8 @@ class Engine:
     def compare(self, kpi: str, *, dimension: str, a: Any, b: Any, **filters: Any) -> Result:
         return analyses.compare(self.ctx, kpi, Filters.of(**filters), dimension, a, b)
 
-    def key_drivers(self, *, ta: str | None = None, market: str | None = None, wave: str | None = None,
+    def key_drivers(self, *, ta: str | None = None, market: str | None = None,
+                    wave: str | None = None,
                     brand: str | None = None) -> Result:
         return drivers.key_drivers(self.ctx, ta=ta, market=market, wave=wave, brand=brand)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,9 @@ from cxengine.schema import TABLES, TABLES_BY_NAME
 from cxengine.validation import Problem, Validator, typed_select
 
 MAX_PROBLEMS_SHOWN = 50
+INGEST_MEMORY_LIMIT = os.environ.get("CXASSIST_INGEST_MEMORY", "3GB")
+if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", INGEST_MEMORY_LIMIT):
+    raise ValueError(f"CXASSIST_INGEST_MEMORY must look like 3GB, not {INGEST_MEMORY_LIMIT!r}")
 # Serving table: ratings with their respondent, brand and wave attributes, sorted so that a
 # question about one TA / market / wave reads only that part of the table.
 RATING_FACTS_SQL = """
@@ -140,6 +144,8 @@ def ingest(source: Path | str, db: Path | str) -> IngestReport:
     tmp.unlink(missing_ok=True)
     try:
         con = duckdb.connect(str(tmp))
+        # Bounded memory at any scale: DuckDB spills to disk beyond this.
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
         try:
             report = _build(con, source, db)
         finally:

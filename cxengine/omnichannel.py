@@ -7,7 +7,6 @@ with NPS and patient share. Cells whose base is suppressed are left out.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from cxengine.kpi_sql import Filters

@@ -216,10 +216,10 @@ def test_user_text_never_reaches_sql(engine: Engine) -> None:
 
 
 def test_concurrent_calls_equal_sequential(engine: Engine) -> None:
-    calls = [lambda: engine.ranking("nps", ta="CARD", market=m, wave=w)
+    calls = [lambda m=m, w=w: engine.ranking("nps", ta="CARD", market=m, wave=w)
              for m in ("DE", "FR", "UK") for w in ("2025-Q2", "2025-Q4")]
-    calls += [lambda: engine.trend("nps", brand=b, market="DE") for b in ("cardiovex",
-                                                                          "ventrisol")]
+    calls += [lambda b=b: engine.trend("nps", brand=b, market="DE")
+              for b in ("cardiovex", "ventrisol")]
     calls += [lambda: engine.key_drivers(ta="ONC"),
               lambda: engine.explain_change(brand="cardiovex", market="DE",
                                             from_wave="2025-Q2", to_wave="2025-Q4")]

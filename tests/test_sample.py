@@ -31,7 +31,7 @@ def test_same_seed_and_scale_give_identical_bytes(tmp_path: Path) -> None:
     b = generate_sample(tmp_path / "b", scenario=sc, seed=11)
     assert a.rows == b.rows
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    c = generate_sample(tmp_path / "c", scenario=sc, seed=12)
+    generate_sample(tmp_path / "c", scenario=sc, seed=12)
     assert _digest(tmp_path / "c")["brand_ratings.parquet"] != _digest(
         tmp_path / "a")["brand_ratings.parquet"]
 
@@ -161,3 +161,10 @@ def test_planted_8_corastin_supply_dip_is_product_not_cx(raw: RawSample) -> None
 def test_scale_must_be_positive(tmp_path: Path, bad: int) -> None:
     with pytest.raises(ValueError, match="scale"):
         generate_sample(tmp_path / "x", scale=bad)
+
+
+def test_schema_doc_is_in_sync() -> None:
+    from cxengine.schema import schema_markdown
+
+    assert (ROOT / "docs/schema.md").read_text(encoding="utf-8").strip() == \
+        schema_markdown().strip()

@@ -1,0 +1,123 @@
+"""The real page in Debian's Chromium: `streamlit run` as a subprocess, three questions typed
+into the chat box (a number, a definition, a "why"), answers and evidence tabs checked, and a
+screenshot saved under tests/output/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+OUTPUT = ROOT / "tests" / "output"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="/usr/bin/chromium is absent: `apt-get install -y chromium`"),
+    pytest.mark.skipif(not (ROOT / "data/cx.duckdb").exists(),
+                       reason="data/cx.duckdb missing: run `make data`"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    """`streamlit run streamlit_app.py` headless on `port` (no telemetry, no browser)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "ANONYMIZED_TELEMETRY": "False"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
+         "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+def ask(page, question: str, expect: str, n: int, timeout_ms: int = 90_000):  # noqa: ANN001
+    """Type `question`, submit, wait for the n-th assistant message containing `expect`."""
+    box = page.locator('[data-testid="stChatInputTextArea"]')
+    box.fill(question)
+    page.locator('[data-testid="stChatInputSubmitButton"]').click()
+    messages = page.locator('[data-testid="stChatMessage"]')
+    answer = messages.nth(2 * n - 1)
+    answer.get_by_text(expect, exact=False).first.wait_for(timeout=timeout_ms)
+    return answer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = free_port()
+    proc = start_server(port)
+    try:
+        wait_healthy(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_three_questions_in_chromium(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(server, wait_until="domcontentloaded")
+            page.locator('[data-testid="stChatInputTextArea"]').wait_for(timeout=120_000)
+
+            number = ask(page, "What is the NPS of Cardiovex in Germany in 2025-Q4?",
+                         "Net Promoter Score for Cardiovex, Germany, 2025-Q4", 1)
+            for tab in ("Numbers", "Definition", "SQL"):
+                assert number.get_by_role("tab", name=tab).count() == 1, tab
+            number.get_by_role("tab", name="SQL").click()
+            number.locator("code").filter(has_text="SELECT").first.wait_for(timeout=10_000)
+
+            definition = ask(page, "How exactly is NPS computed here?", "promoters", 2)
+            assert definition.get_by_role("tab", name="Definition").count() == 1
+
+            why = ask(page, "Why did Cardiovex's NPS fall in Germany in 2025-Q4?",
+                      "Cardiovex", 3)
+            tabs = [t.inner_text().strip() for t in why.get_by_role("tab").all()]
+            assert {"Numbers", "Chart", "Tests"} <= set(tabs), tabs
+            why.get_by_role("tab", name="Chart").click()
+            why.locator('[data-testid="stVegaLiteChart"], .vega-embed').first.wait_for(
+                timeout=20_000)
+            page.wait_for_timeout(800)  # let Vega finish drawing before the screenshot
+            why.scroll_into_view_if_needed()
+            why.screenshot(path=str(OUTPUT / "why_answer.png"))
+            page.screenshot(path=str(OUTPUT / "conversation.png"), full_page=True)
+            assert "Traceback" not in page.content()
+        finally:
+            browser.close()
