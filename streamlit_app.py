@@ -217,6 +217,11 @@ def _pick(label: str, ids: list[str], names: dict[str, str], key: str) -> str | 
 
 
 def main() -> None:
+    st.title("CX Benchmark Assistant")
+    st.caption("Exact numbers from the benchmark, with base, confidence and the query behind "
+               "them; documents quoted with their source.")
+    # The chat box comes first so people can type while the engine loads on a first visit.
+    prompt = st.chat_input("Ask about the benchmark, e.g. How is Cardiovex doing in Germany?")
     from streamlit_views import render_answer
 
     settings = Settings()
@@ -224,9 +229,6 @@ def main() -> None:
     engine = load_engine(str(settings.db))
     assistant = load_assistant(str(settings.db), str(settings.index_dir), _index_ready(settings))
     context = sidebar(engine.catalogue(), settings)
-    st.title("CX Benchmark Assistant")
-    st.caption("Exact numbers from the benchmark, with base, confidence and the query behind "
-               "them; documents quoted with their source.")
     for p in problems:
         st.warning(p)
     if "conversation" not in st.session_state:
@@ -238,7 +240,6 @@ def main() -> None:
             st.markdown(question)
         with st.chat_message("assistant"):
             render_answer(answer, f"t{i}", queue)
-    prompt = st.chat_input("Ask about the benchmark, e.g. How is Cardiovex doing in Germany?")
     question = (prompt or st.session_state.pop("pending", None) or "").strip()
     if question:
         with st.chat_message("user"):

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from assistant.answer import Answer
 from assistant.workshop_pack import chart_table, fmt, table_columns, table_csv, values_table
+
+if TYPE_CHECKING:
+    import altair as alt
 
 Ask = Callable[[str], None]
 _LEADER = "#d62728"
@@ -77,6 +79,8 @@ def build_chart(chart: dict[str, Any], tables: list[dict[str, Any]]) -> alt.Char
 
 
 def _bars(data: pd.DataFrame, x: str, y: str, highlight: str | None, title: str) -> alt.Chart:
+    import altair as alt  # lazily: ~1 s of import the first answer may not need
+
     data = data.dropna(subset=[y])
     color: Any = alt.value(_OTHER)
     if highlight and highlight in data:
@@ -88,6 +92,8 @@ def _bars(data: pd.DataFrame, x: str, y: str, highlight: str | None, title: str)
 
 
 def _trend(data: pd.DataFrame, chart: dict[str, Any], title: str) -> alt.Chart:
+    import altair as alt
+
     x, y = chart["x"], chart.get("y", "value")
     order = list(dict.fromkeys(data[x]))  # the engine's chronological order, not alphabetical
     series = chart.get("series") if chart.get("series") in data else None
@@ -112,6 +118,8 @@ def _trend(data: pd.DataFrame, chart: dict[str, Any], title: str) -> alt.Chart:
 
 
 def _scatter(data: pd.DataFrame, chart: dict[str, Any], title: str) -> alt.Chart:
+    import altair as alt
+
     x, y = chart["x"], chart["y"]
     data = _numeric(data, x, y, chart.get("size")).dropna(subset=[x, y])
     enc: dict[str, Any] = {"x": alt.X(f"{x}:Q", scale=alt.Scale(zero=False)),
@@ -135,6 +143,8 @@ def _scatter(data: pd.DataFrame, chart: dict[str, Any], title: str) -> alt.Chart
 
 
 def _waterfall(chart: dict[str, Any], title: str) -> alt.Chart | None:
+    import altair as alt
+
     start, end = chart.get("start"), chart.get("end")
     if start is None or end is None:
         return None

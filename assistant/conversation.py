@@ -56,11 +56,11 @@ class Conversation:
             elif last is not None and last.brands:
                 q.brands = list(last.brands[:1])
         if last is None or q.intent in ("help", "out_of_scope", "catalogue", "methodology"):
-            return q
+            return self._subject_first(q)
         if not q.followup:
             if q.intent in _NEEDS_MARKET and not q.markets and last.markets:
                 q.markets = list(last.markets)
-            return q
+            return self._subject_first(q)
         if not q.cued and q.by:
             q.intent = "kpi_value"  # "split by specialty": the last value, broken down
         elif not q.cued and last.intent in _CARRY_INTENTS:
@@ -79,6 +79,11 @@ class Conversation:
         self._inherit_waves(q, last)
         if q.intent == "kpi_value" and not q.by and q.followup and last.by and not q.cued:
             q.by = list(last.by)
+        return self._subject_first(q)
+
+    @staticmethod
+    def _subject_first(q: Query) -> Query:
+        """"we vs the leader": our brand is side a."""
         if q.compare is not None and q.compare.dimension == "brand" and q.compare.a is None:
             q.compare = Compare("brand", q.brand, q.compare.b)
         return q

@@ -135,11 +135,24 @@ def _previous_log(db: Path) -> pd.DataFrame | None:
         return None  # an unreadable old database has no history worth keeping
 
 
+def _remove_stale_builds(db: Path) -> None:
+    """Temp files of builds that were killed (their process is gone) are garbage."""
+    for stale in db.parent.glob(f".{db.name}.*.tmp*"):
+        try:
+            pid = int(stale.name.split(".")[-2 if stale.name.endswith(".tmp") else -3])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stale.unlink(missing_ok=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
+
+
 def ingest(source: Path | str, db: Path | str) -> IngestReport:
     """Validate `source` and atomically replace `db` with a database built from it."""
     started = time.perf_counter()
     source, db = Path(source), Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(db)
     tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:

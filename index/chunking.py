@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from index.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from index.corpus import Document
+from index.mentions import narrow_scope
 from index.metadata import MetadataValue, list_metadata
 
 SECTION_SEP = " > "
@@ -228,7 +229,8 @@ def chunk_document(
     """Chunks of one document, with ids stable across builds.
 
     `chunk_id` hashes source, section path and the chunk's ordinal within that section path, so
-    editing one section leaves the ids of the others unchanged.
+    editing one section leaves the ids of the others unchanged. Markets, therapy areas and
+    brands are narrowed to those the chunk mentions (see `index.mentions`).
     """
     chunks: list[Chunk] = []
     per_section: Counter[str] = Counter()
@@ -238,6 +240,9 @@ def chunk_document(
             ordinal_in_section = per_section[name]
             per_section[name] += 1
             embed = embed_text_for(doc.title, name, text)
+            markets, therapy_areas, brands = narrow_scope(
+                name, text, doc.markets, doc.therapy_areas, doc.brands
+            )
             chunks.append(
                 Chunk(
                     chunk_id=_hash(doc.source, name, str(ordinal_in_section)),
@@ -249,9 +254,9 @@ def chunk_document(
                     ordinal=len(chunks),
                     doc_type=doc.doc_type,
                     wave=doc.wave,
-                    markets=doc.markets,
-                    therapy_areas=doc.therapy_areas,
-                    brands=doc.brands,
+                    markets=markets,
+                    therapy_areas=therapy_areas,
+                    brands=brands,
                     content_hash=_hash(embed),
                     file_hash=file_hash,
                 )

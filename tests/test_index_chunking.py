@@ -190,9 +190,40 @@ def test_wave_report_metadata_and_flags() -> None:
     assert join_list([]) == "" and split_list("") == () and flag_key("markets", "de") == "market_de"
 
 
+def test_chunk_scope_is_narrowed_to_what_it_mentions(tmp_path: Path) -> None:
+    path = tmp_path / "2025-Q4.md"
+    path.write_text("""---
+doc_type: wave_report
+title: Wave report 2025-Q4
+wave: 2025-Q4
+markets: [DE, FR, UK]
+therapy_areas: [ONC, CARD]
+brands: [oncelis, cardiovex, corastin]
+---
+# Wave report 2025-Q4
+## Cardiology (heart failure)
+### Germany: Cardiovex after the field-force cut
+Face-to-face reach fell; in France, for reference, reach is 64%. Oncologists were not asked.
+### United Kingdom
+Corastin's supply is back.
+## Methodological notes
+Fieldwork ran from October to November.
+""")
+    scope = {c.section.split(" > ")[-1]: (c.markets, c.therapy_areas, c.brands)
+             for c in chunk_document(_load(path), file_hash="m")}
+    # Markets and brands from heading and text; therapy areas from the heading path only.
+    assert scope["Germany: Cardiovex after the field-force cut"] == (
+        ("DE", "FR"), ("CARD",), ("cardiovex",))
+    assert scope["United Kingdom"] == (("UK",), ("CARD",), ("corastin",))
+    # Mentions nothing: the passage applies to the whole report.
+    assert scope["Methodological notes"] == (
+        ("DE", "FR", "UK"), ("ONC", "CARD"), ("oncelis", "cardiovex", "corastin"))
+
+
 def test_plain_text_title_from_first_line() -> None:
     doc = _load(FIXTURE_DOCS / "user" / "field_notes.txt")
-    assert doc.doc_type == "user_document" and doc.title == "Field notes from the Munich advisory board"
+    assert doc.doc_type == "user_document"
+    assert doc.title == "Field notes from the Munich advisory board"
     chunks = chunk_document(doc, file_hash="t")
     assert chunks and chunks[0].section == "" and "samples logistics" in chunks[0].text
 

@@ -47,8 +47,8 @@ def retriever(built: tuple[Path, BuildReport], embedder: SentenceEmbeddings) -> 
         ("minimum base size: when is a value suppressed?", "methodology/statistics.md",
          BASE_SECTION),
         ("advisory board on kidney function", "user/advisory_board_summary.pdf", "page 1"),
-        ("Shapley value: R squared gain over all subsets of predictors", "methodology/key_driver_analysis.md",
-         "Key driver analysis > Method"),
+        ("Shapley value: R squared gain over all subsets of predictors",
+         "methodology/key_driver_analysis.md", "Key driver analysis > Method"),
     ],
 )
 def test_clear_queries_find_the_right_section_first(
