@@ -28,12 +28,13 @@ $(STAMP): pyproject.toml
 
 data: $(DB)
 
-$(DB): $(STAMP) data/sample/scenario.yaml $(wildcard data/sample/reports/*.md)
+$(DB): $(STAMP) data/sample/scenario.yaml cxengine/schema.py cxengine/ingest.py $(wildcard data/sample/reports/*.md)
 	$(BIN)/cxassist data build
 
 index: $(INDEX)
 
-$(INDEX): $(DB) $(wildcard data/sample/docs/methodology/*.md)
+# index/config.py holds the chunking defaults: changing them re-chunks the corpus.
+$(INDEX): $(DB) $(wildcard data/sample/docs/methodology/*.md) index/config.py
 	$(BIN)/cxassist index build
 
 run: $(INDEX)
@@ -49,6 +50,8 @@ bench: $(INDEX)
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_index.py
+	$(BIN)/python benchmarks/bench_assistant.py
+	$(BIN)/python benchmarks/bench_load.py
 
 clean:
 	rm -rf data/cx.duckdb data/sample_files data/index data/sample/docs/wave_reports

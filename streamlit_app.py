@@ -19,6 +19,7 @@ import streamlit as st
 
 from assistant.answer import Answer
 from assistant.config import Settings
+from assistant.conversation import Conversation
 
 STARTERS: dict[str, list[str]] = {
     "Brand leader": [
@@ -44,8 +45,14 @@ ASSISTANT_FACTORY_ENV = "CXASSIST_APP_ASSISTANT"
 RETRIEVER_FACTORY_ENV = "CXASSIST_APP_RETRIEVER"
 
 
+class StartupError(RuntimeError):
+    """A first-start build failed; the message already says what to do."""
+
+
 def friendly(exc: BaseException) -> str:
     """What went wrong and what to do, in one sentence, without a traceback."""
+    if isinstance(exc, StartupError):
+        return str(exc)
     name = type(exc).__name__
     if name in ("StoreError", "QueryTimeout") or "duckdb" in type(exc).__module__:
         if name == "QueryTimeout":
@@ -86,16 +93,14 @@ def prepare(settings: Settings) -> list[str]:
     with st.status("Preparing the assistant (first start)…", expanded=True) as status:
         for what, label in steps:
             st.write(f"{label}…")
-            done = subprocess.run([sys.executable, "-m", "assistant.cli", what, "build"],
-                                  capture_output=True, text=True, timeout=1800)
-            if done.returncode != 0:
-                tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-                msg = (f"`cxassist {what} build` failed ({tail[0][:200]}): "
+            failure = _build(what)
+            if failure is not None:
+                msg = (f"`cxassist {what} build` failed ({failure}): "
                        f"run `make {what}` in a terminal to see why.")
                 if what == "data":
                     status.update(label="The benchmark database could not be built",
                                   state="error")
-                    raise RuntimeError(msg)
+                    raise StartupError(msg)
                 problems.append(msg)
             else:
                 st.write(f"{label}: done.")
@@ -103,11 +108,22 @@ def prepare(settings: Settings) -> list[str]:
     return problems
 
 
+def _build(what: str) -> str | None:
+    """Run `cxassist <what> build`; None when it worked, else the gist of why not."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "assistant.cli", what, "build"],
+                              capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return "no result after 30 minutes"
+    if done.returncode == 0:
+        return None
+    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+    return tail[0][:200]
+
+
 @st.cache_resource(show_spinner="Opening the benchmark database…")
 def load_engine(db: str) -> Any:
-    from cxengine.engine import Engine
-
-    return Engine(db)
+    return Settings().open_engine(db)
 
 
 @st.cache_resource(show_spinner="Starting the assistant…")
@@ -115,8 +131,9 @@ def load_assistant(db: str, index_dir: str, use_index: bool) -> Any:
     engine = load_engine(db)
     if os.environ.get(ASSISTANT_FACTORY_ENV):
         return _load(os.environ[ASSISTANT_FACTORY_ENV])(engine)
-    from assistant.service import Assistant
+    from assistant.service import Assistant, configured_llm
 
+    settings = Settings()
     factory: Callable[[], Any] | None = None
     if os.environ.get(RETRIEVER_FACTORY_ENV):
         factory = _load(os.environ[RETRIEVER_FACTORY_ENV])
@@ -124,13 +141,11 @@ def load_assistant(db: str, index_dir: str, use_index: bool) -> Any:
         def factory() -> Any:  # torch loads lazily, on the first question that needs documents
             from index.retrieval import Retriever
 
-            return Retriever(index_dir)
-    return Assistant(engine, retriever_factory=factory)
+            return Retriever(index_dir, host=settings.chroma_host, port=settings.chroma_port)
+    return Assistant(engine, retriever_factory=factory, llm=configured_llm())
 
 
-def new_conversation() -> Any:
-    from assistant.conversation import Conversation
-
+def new_conversation() -> Conversation:
     return Conversation()
 
 
@@ -144,20 +159,15 @@ def reset() -> None:
         st.session_state.pop(k, None)
 
 
-def set_defaults(conversation: Any, context: dict[str, str | None]) -> None:
+def set_defaults(conversation: Conversation, context: dict[str, str | None]) -> None:
     """Hand the sidebar's default context to the conversation (fills what a question omits).
 
     Applied only when the sidebar changed, so a brand the conversation learned from "we"
-    is not overwritten on every rerun. Conversation has `default_brand` only; market, TA
-    and wave are passed through `set_defaults` once it exists."""
+    is not overwritten on every rerun."""
     if st.session_state.get("applied_context") == context:
         return
     st.session_state["applied_context"] = dict(context)
-    setter = getattr(conversation, "set_defaults", None)
-    if callable(setter):
-        setter(**context)
-    elif hasattr(conversation, "default_brand"):
-        conversation.default_brand = context.get("brand")
+    conversation.set_defaults(**context)
 
 
 def ask(assistant: Any, question: str) -> Answer:
@@ -168,7 +178,9 @@ def ask(assistant: Any, question: str) -> Answer:
                       text=friendly(exc))
 
 
-def sidebar(catalogue: Any, settings: Settings) -> dict[str, str | None]:
+def sidebar(catalogue: Any, settings: Settings) -> tuple[dict[str, str | None], Any]:
+    """The sidebar; returns the default context and the slot the workshop pack goes in
+    (filled by `main` once this run's question is answered, so the pack holds it too)."""
     from streamlit_views import starter_buttons
 
     with st.sidebar:
@@ -202,12 +214,8 @@ def sidebar(catalogue: Any, settings: Settings) -> dict[str, str | None]:
         st.caption(f"LLM: **on** ({llm})" if llm else
                    "LLM: **off** (set CXASSIST_LLM to enable); answers are deterministic.")
         st.button("New conversation", key="new_conversation", on_click=reset, width="stretch")
-        turns = st.session_state.get("turns", [])
-        if turns:
-            from streamlit_views import pack_downloads
-
-            pack_downloads(turns, catalogue.dataset_version)
-    return context
+        pack = st.container()
+    return context, pack
 
 
 def _pick(label: str, ids: list[str], names: dict[str, str], key: str) -> str | None:
@@ -222,13 +230,14 @@ def main() -> None:
                "them; documents quoted with their source.")
     # The chat box comes first so people can type while the engine loads on a first visit.
     prompt = st.chat_input("Ask about the benchmark, e.g. How is Cardiovex doing in Germany?")
-    from streamlit_views import render_answer
+    from streamlit_views import pack_downloads, render_answer
 
     settings = Settings()
     problems = prepare(settings)
     engine = load_engine(str(settings.db))
     assistant = load_assistant(str(settings.db), str(settings.index_dir), _index_ready(settings))
-    context = sidebar(engine.catalogue(), settings)
+    catalogue = engine.catalogue()
+    context, pack = sidebar(catalogue, settings)
     for p in problems:
         st.warning(p)
     if "conversation" not in st.session_state:
@@ -249,6 +258,9 @@ def main() -> None:
                 answer = ask(assistant, question)
             turns.append((question, answer))
             render_answer(answer, f"t{len(turns) - 1}", queue)
+    if turns:
+        with pack:
+            pack_downloads(turns, catalogue.dataset_version)
 
 
 st.set_page_config(page_title="CX Benchmark Assistant", page_icon="📊", layout="wide")

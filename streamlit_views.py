@@ -184,12 +184,21 @@ def _numbers_tab(a: Answer, key: str) -> None:
                            "text/csv", key=f"{key}-table-{i}", on_click="ignore")
 
 
+@st.cache_data(show_spinner=False, max_entries=1000)
+def chart_spec(chart: dict[str, Any], tables: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The Vega-Lite spec of `build_chart`, cached: every rerun redraws the whole history, and
+    building and validating an Altair chart costs ~0.2 s, which with several sessions at once
+    made each new answer wait seconds behind the redrawing of old ones."""
+    drawn = build_chart(chart, tables)
+    return None if drawn is None else drawn.to_dict()
+
+
 def _chart_tab(a: Answer) -> None:
     tables = a.evidence_of("table")
     for c in a.evidence_of("chart"):
-        drawn = build_chart(c, tables)
-        if drawn is not None:
-            st.altair_chart(drawn, width="stretch")
+        spec = chart_spec(c, tables)
+        if spec is not None:
+            st.vega_lite_chart(spec=spec, width="stretch")
         else:  # still show what would have been drawn
             columns, rows = chart_table(c, tables)
             st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True)
@@ -256,13 +265,20 @@ def _tabs(a: Answer, key: str) -> list[tuple[str, Callable[[], None]]]:
     return tabs
 
 
+def answer_markdown(text: str) -> str:
+    """The answer text as shown. Its lines are separate statements (numbers, quotes,
+    assumptions): a Markdown hard break keeps each on its own line instead of one run-on
+    paragraph."""
+    return re.sub(r"(?<!\n)\n(?!\n)", "  \n", text or "_(no answer text)_")
+
+
 def render_answer(a: Answer, key: str, ask: Ask) -> None:
     """Answer text, evidence tabs, then clarification options and suggestions as buttons.
 
     `key` must be stable across reruns (the turn number) so buttons keep their identity.
     Each part is guarded on its own: one bad evidence item must not hide the answer.
     """
-    st.markdown(a.text or "_(no answer text)_")
+    st.markdown(answer_markdown(a.text))
     if a.warnings and a.route != "clarify":
         st.caption("⚠ " + " · ".join(a.warnings[:2]) + (" …" if len(a.warnings) > 2 else ""))
     tabs = _tabs(a, key)

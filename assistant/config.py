@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cxengine.engine import Engine
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -38,3 +42,13 @@ class Settings:
     @property
     def wave_reports_dir(self) -> Path:
         return self.docs / "wave_reports"
+
+    def open_engine(self, db: Path | str | None = None) -> Engine:
+        """The engine on `db` (default: this configuration's), with its base rules and
+        query time limit: the one place the CLI and the app open it."""
+        from cxengine.engine import Engine
+        from cxengine.stats import Thresholds
+
+        thresholds = Thresholds(suppress_below=self.suppress_below,
+                                small_below=self.small_base_below)
+        return Engine(db or self.db, thresholds=thresholds, timeout_s=self.query_timeout_s)

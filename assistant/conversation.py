@@ -3,7 +3,9 @@
 A turn inherits every slot group it leaves empty from the last answered query
 ("and in France?" keeps brand, KPI and wave; "what about the previous wave?"
 keeps brand and market and moves the wave). A turn whose intent came only from
-a fallback keeps the previous intent. "we/our" is the default brand.
+a fallback keeps the previous intent. "we/our" is the default brand; a default
+market, therapy area and wave (the app's "my context") fill what is still empty
+after that, and the answer says so.
 """
 
 from __future__ import annotations
@@ -33,9 +35,16 @@ def _empty(q: Query, slot: str) -> bool:
     return v is None or v == []
 
 
+# Intents a default wave applies to: a series or a pooled analysis has no single wave.
+_ONE_WAVE = ("kpi_value", "ranking", "compare", "explain_change", "channel_mix")
+
+
 @dataclass
 class Conversation:
     default_brand: str | None = None
+    default_market: str | None = None
+    default_ta: str | None = None
+    default_wave: str | None = None
     history: list[Query] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -43,8 +52,34 @@ class Conversation:
     def last(self) -> Query | None:
         return self.history[-1] if self.history else None
 
+    def set_defaults(self, brand: str | None = None, market: str | None = None,
+                     ta: str | None = None, wave: str | None = None) -> None:
+        """The user's default context (ids as in the data); None clears a default."""
+        with self._lock:
+            self.default_brand, self.default_market = brand, market
+            self.default_ta, self.default_wave = ta, wave
+
     def merge(self, q: Query) -> Query:
-        """The turn completed from context (the parsed query is not changed)."""
+        """The turn completed from context, then from the defaults (the parsed query is not
+        changed)."""
+        q = self._merge_context(q)
+        with self._lock:
+            market, ta, wave = self.default_market, self.default_ta, self.default_wave
+        if q.intent not in _CARRY_INTENTS:
+            return q
+        if market and not q.markets and "market" not in q.by:
+            q.markets = [market]
+            q.defaults.append(f"market {market} (your default context)")
+        if ta and not q.ta and not q.brands and not q.company:
+            q.ta = ta
+            q.defaults.append(f"therapy area {ta} (your default context)")
+        if wave and q.intent in _ONE_WAVE and not q.waves and q.wave_ref is None \
+                and not (q.compare and q.compare.dimension == "wave"):
+            q.waves = [wave]
+            q.defaults.append(f"wave {wave} (your default context)")
+        return q
+
+    def _merge_context(self, q: Query) -> Query:
         with self._lock:
             last = self.last
             default_brand = self.default_brand

@@ -4,9 +4,11 @@ Two narrow jobs, both fenced in by deterministic checks:
 1. map a question the rules could not parse to the Query schema; every slot is
    validated against the catalogue, and anything invalid becomes a clarifying
    question (never a guess);
-2. phrase a short summary of a computed answer; a guard rejects any text with a
-   number that is not in the evidence and keeps the templated text instead.
-Nothing here is imported unless the variable is set (or a test passes a model).
+2. phrase a short summary of a computed answer; a guard rejects any summary with
+   a number that is not in the answer's values or evidence, and the templated
+   text then stands alone.
+Nothing here is imported unless the variable is set (or a test passes a model):
+LangChain itself is imported inside `from_spec` only.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import re
 from typing import Any
 
 from assistant.answer import Answer
-from assistant.compose import unsupported_numbers
 from assistant.lexicon import Lexicon
+from assistant.number_guard import unsupported_numbers
 from assistant.query import INTENTS, Clarify, Query
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,8 @@ waves: {waves}
 Use null or [] for anything the question does not say. Reply with the JSON only.
 Question: {question}"""
 
-_PHRASE_PROMPT = """Rewrite this answer as two short plain sentences for a pharma brand leader.
-Use only numbers that appear in it, unchanged. Answer:
+_PHRASE_PROMPT = """Summarise this answer in at most two short plain sentences for a pharma
+brand leader. Use only numbers that appear in it, unchanged. Answer:
 {text}"""
 
 # slot -> (lexicon option key, is a list)
@@ -44,21 +46,23 @@ _SLOTS = {"kpi": ("kpi", False), "brands": ("brand", True), "company": ("company
 
 
 class LlmHelper:
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, name: str = "LLM"):
         self.model = model
+        self.name = name
 
     @classmethod
     def from_spec(cls, spec: str) -> LlmHelper:
         from langchain.chat_models import init_chat_model  # only when an LLM is configured
 
-        return cls(init_chat_model(spec, temperature=0))
+        return cls(init_chat_model(spec, temperature=0), name=spec)
 
     def _ask(self, prompt: str) -> str:
         reply = self.model.invoke(prompt)
         return str(getattr(reply, "content", reply))
 
     def to_query(self, question: str, lex: Lexicon) -> Query | None:
-        """A validated Query, a Query asking to clarify, or None when the model fails."""
+        """A validated Query, a Query asking to clarify, or None when the model gives no
+        usable mapping (no JSON, or an intent that does not exist)."""
         o = lex.options
         prompt = _SCHEMA_PROMPT.format(
             intents=", ".join(INTENTS), kpis=", ".join(o["kpi"]), brands=", ".join(o["brand"]),
@@ -67,27 +71,30 @@ class LlmHelper:
         try:
             raw = self._ask(prompt)
             data = json.loads(re.search(r"\{.*\}", raw, re.S).group(0))  # type: ignore[union-attr]
-        except Exception as exc:
+        except Exception as exc:  # a model or network failure leaves the rules' answer
             log.info("LLM mapping failed: %s", exc)
+            return None
+        if not isinstance(data, dict) or data.get("intent") not in INTENTS:
             return None
         return validate(data, lex, question)
 
-    def phrase(self, answer: Answer) -> str:
-        """A short LLM summary, or the templated text when it adds any unsupported number."""
+    def phrase(self, answer: Answer) -> str | None:
+        """A short summary of the answer, or None when the model fails or the summary
+        states a number the answer's values and evidence do not hold."""
         try:
             text = self._ask(_PHRASE_PROMPT.format(text=answer.text)).strip()
         except Exception as exc:
             log.info("LLM phrasing failed: %s", exc)
-            return answer.text
-        if not text or unsupported_numbers(text, answer):
-            return answer.text
-        return text
+            return None
+        bad = unsupported_numbers(text, answer)
+        if bad:
+            log.info("LLM summary rejected, numbers not in the evidence: %s", bad)
+        return text if text and not bad else None
 
 
 def validate(data: dict[str, Any], lex: Lexicon, question: str) -> Query:
     """Keep only catalogue ids; the first invalid slot becomes a clarifying question."""
-    intent = data.get("intent")
-    q = Query(intent=intent if intent in INTENTS else "out_of_scope", text=question, cued=True)
+    q = Query(intent=data["intent"], text=question, cued=True)
     for slot, (key, is_list) in _SLOTS.items():
         value = data.get(slot)
         if value in (None, "", []):

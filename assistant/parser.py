@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -23,18 +23,24 @@ _MAX_PHRASE_WORDS = 6
 _FUZZY_SLOTS = ("brand", "company", "market")
 
 
+@cache  # the rule tables hold more phrases than `re` caches patterns
+def _phrase(phrase: str) -> re.Pattern[str]:
+    """A phrase as a whole-word pattern on normalised text."""
+    return re.compile(rf"(?<![a-z0-9]){re.escape(normalise(phrase))}(?![a-z0-9])")
+
+
 def _has(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text) is not None
+    return _phrase(phrase).search(text) is not None
 
 
 def _strip(text: str, phrases: Iterable[str]) -> tuple[str, list[str]]:
     """Remove every phrase found (longest first); return the rest and what was found."""
     found = []
     for p in sorted(set(phrases), key=len, reverse=True):
-        pattern = rf"(?<![a-z0-9]){re.escape(normalise(p))}(?![a-z0-9])"
-        if re.search(pattern, text):
+        pattern = _phrase(p)
+        if pattern.search(text):
             found.append(p)
-            text = re.sub(pattern, " ", text)
+            text = pattern.sub(" ", text)
     return text, found
 
 
@@ -206,6 +212,11 @@ class Parser:
         v: Any = getattr(q, slot, None)
         return bool(v) or v is False
 
+    @staticmethod
+    def _cued(rule: dict[str, Any], text: str) -> bool:
+        return (any(_has(text, c) for c in rule["cues"])
+                or any(re.search(p, text) for p in rule.get("patterns") or []))
+
     def _holds(self, rule: dict[str, Any], q: Query) -> bool:
         needs = rule.get("needs_any") or []
         if needs and not any(self._filled(q, s) for s in needs):
@@ -214,8 +225,9 @@ class Parser:
 
     def _intent(self, text: str, q: Query) -> str:
         for rule in self.rules["intents"]:
-            if any(_has(text, normalise(c)) for c in rule["cues"]) and self._holds(rule, q):
+            if self._cued(rule, text) and self._holds(rule, q):
                 q.cued = not rule.get("weak", False)
+                q.refusal = rule.get("refusal")
                 return rule["intent"]
         if q.wave_ref in ("all",) or (q.wave_ref or "").startswith("since:"):
             return "trend"

@@ -62,6 +62,8 @@ class Query:
     unknown_waves: list[str] = field(default_factory=list)
     did_you_mean: list[str] = field(default_factory=list)
     clarify: Clarify | None = None
+    # Why the question is refused (a key of `refusals` in lexicon.yaml): answered "none".
+    refusal: str | None = None
     defaults: list[str] = field(default_factory=list)  # assumptions, said in the answer
     text: str = ""
 

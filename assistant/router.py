@@ -4,23 +4,25 @@
 TA from the brand, the previous wave for a "why") and records each assumption
 in `query.defaults`; when a slot cannot be assumed (a brand KPI without market)
 it sets `query.clarify` with the valid options instead. `Router.run` then calls
-the engine and/or the retriever. Retrieval is imported lazily, only here.
+the engine and/or the documents (documents.py: the retriever is built on first use).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.documents import Documents
 from assistant.lexicon import Lexicon
 from assistant.query import Clarify, Compare, Query
+from cxengine.kpis import catalogue as kpi_catalogue
 
 NUMERIC = ("kpi_value", "ranking", "trend", "compare", "explain_change", "channel_mix",
            "key_drivers", "perception_gap", "correlation")
 DOCUMENT = ("definition", "methodology")
 DEFAULT_KPI = "nps"
+_DRIVER_KPI = "driver:knowledge"  # any driver: carried by full waves only
 INTERNAL_KPIS = ("nps", "csat_t2b", "cx_index")  # the KPIs companies estimate internally
 # Which slots each numeric intent cannot do without (brand/company count as one).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -29,6 +31,16 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "explain_change": ("brand", "market"), "channel_mix": ("brand", "market"),
     "key_drivers": ("ta",),
 }
+
+
+def breakdown_dims(q: Query) -> list[str]:
+    """What a value is broken down by: the dimensions asked for, plus the channel for a
+    channel KPI asked without one (the engine measures those per channel)."""
+    dims = list(q.by)
+    kpi = kpi_catalogue().get(q.kpi or "")
+    if kpi is not None and kpi.requires == "channel" and not q.channel and "channel" not in dims:
+        dims.append("channel")
+    return dims
 
 
 @dataclass
@@ -45,10 +57,7 @@ class Router:
     def __init__(self, engine: Any, lexicon: Lexicon,
                  retriever_factory: Callable[[], Any] | None = None):
         self.engine, self.lex = engine, lexicon
-        self._factory = retriever_factory
-        self._retriever: Any = None
-        self._retriever_error: str | None = None
-        self._lock = threading.Lock()
+        self.documents = Documents(retriever_factory)
 
     # --- defaults and clarification --------------------------------------
     def complete(self, q: Query) -> Query:
@@ -67,6 +76,12 @@ class Router:
             q.ta = self.lex.brand_ta.get(q.brand)
         if q.intent == "kpi_value" and not (q.brands or q.company) and q.ta:
             q.intent = "ranking"  # "NPS in cardiology in Germany": every brand of the TA
+        if q.intent == "kpi_value" and len(breakdown_dims(q)) > self.lex.rules["limits"][
+                "max_breakdowns"]:
+            # Cells multiply with every breakdown and most fall below the base threshold:
+            # refused before any SQL runs, not cut afterwards.
+            q.refusal = "too_large"
+            return q
         self._resolve_waves(q)
         for slot in REQUIRED.get(q.intent, ()):
             missing = self._missing(q, slot)
@@ -89,14 +104,27 @@ class Router:
                            self._names("market", self.lex.options["market"]))
         return None
 
+    def _why_baseline(self, to: str | None, kpi: str | None) -> str | None:
+        """The wave a "why" compares with: when `to` has driver ratings, the previous wave that
+        has them too, so the change can be decomposed into driver contributions."""
+        if to is None:
+            return None
+        if self.lex.carries(to, _DRIVER_KPI):
+            return self.lex.previous(to, _DRIVER_KPI)
+        return self.lex.previous(to, kpi)
+
     def _names(self, slot: str, ids: list[str]) -> list[str]:
         return [self.lex.name(slot, i) for i in ids]
 
     def _resolve_waves(self, q: Query) -> None:
         kpi = q.kpi if q.intent not in ("key_drivers", "correlation", "channel_mix") else (
-            "driver:knowledge")
+            _DRIVER_KPI)
         ref = q.wave_ref or ""
         latest = self.lex.latest(kpi)
+        if "wave" in q.by and q.intent == "kpi_value" and len(q.waves) != 1:
+            # A KPI "by wave" is its trend: every wave, with the significance of each change.
+            q.by.remove("wave")
+            q.intent = "trend"
         if q.intent == "trend" or ref == "all" or ref.startswith("since:"):
             if ref.startswith("since:"):
                 q.waves = self.lex.waves_since(int(ref.split(":")[1]), kpi)
@@ -115,10 +143,13 @@ class Router:
             return
         if q.intent == "explain_change":
             to = q.wave or latest
-            frm = q.waves[0] if len(q.waves) >= 2 else self.lex.previous(to, q.kpi)
+            frm = q.waves[0] if len(q.waves) >= 2 else self._why_baseline(to, q.kpi)
             q.waves = [w for w in (frm, to) if w]
             if len(q.waves) < 2 or len(set(q.waves)) < 2:
                 q.defaults.append(f"no earlier wave than {to}")
+            elif frm != self.lex.previous(to, q.kpi):
+                q.defaults.append(f"change from the previous full wave {frm} (light waves carry "
+                                  "no driver ratings to decompose)")
             else:
                 q.defaults.append(f"change from the previous wave carrying the KPI, {frm}")
             return
@@ -157,6 +188,8 @@ class Router:
 
     # --- running ---------------------------------------------------------
     def run(self, q: Query) -> Routed:
+        if q.refusal is not None:
+            return Routed(q, "none")
         if q.clarify is not None:
             return Routed(q, "clarify")
         if q.intent in ("help", "out_of_scope", "catalogue"):
@@ -166,14 +199,13 @@ class Router:
             return Routed(q, "none")
         if q.intent in DOCUMENT:
             routed = Routed(q, "retrieval")
-            self._passages(routed, q.text, doc_type="methodology", k=3)
+            routed.passages, routed.retrieval_warning = self.documents.methodology(q.text)
             return routed
         routed = Routed(q, "engine")
         routed.result = getattr(self, f"_{q.intent}")(q, routed)
         if q.intent == "explain_change" and len(q.waves) == 2:
             routed.route = "both"
-            self._passages(routed, q.text, doc_type="wave_report", k=3, wave=q.waves[-1],
-                           market=q.market, brand=q.brand)
+            self._why_passages(q, routed)
         return routed
 
     def _filters(self, q: Query, *, wave: bool = True) -> dict[str, Any]:
@@ -232,36 +264,10 @@ class Router:
         return self.engine.correlations(ta=q.ta, wave=q.wave)
 
     # --- retrieval -------------------------------------------------------
-    def retriever(self) -> Any:
-        """The retriever, built on first use; None (with a reason) when there is no index."""
-        with self._lock:
-            if self._retriever is None and self._retriever_error is None:
-                try:
-                    self._retriever = (self._factory or _default_retriever)()
-                except Exception as exc:  # no index built, or a broken one: answer without it
-                    self._retriever_error = f"document index not available ({exc})"
-            return self._retriever
-
-    def _passages(self, r: Routed, text: str, *, doc_type: str, k: int, **filters: Any) -> None:
-        retriever = self.retriever()
-        if retriever is None:
-            r.retrieval_warning = self._retriever_error
-            return
-        try:
-            hits = retriever.search(text, k=k, doc_type=doc_type, **filters)
-            if not hits and filters:  # the filters may be too narrow for the documents there are
-                hits = retriever.search(text, k=k, doc_type=doc_type)
-            if not hits and doc_type == "methodology":
-                hits = retriever.search(text, k=k)
-        except Exception as exc:
-            r.retrieval_warning = f"document search failed ({exc})"
-            return
-        r.passages = [h.to_dict() if hasattr(h, "to_dict") else dict(h) for h in hits]
-
-
-def _default_retriever() -> Any:
-    from assistant.config import Settings
-    from index.retrieval import Retriever  # heavy (torch): only when documents are needed
-
-    s = Settings()
-    return Retriever(s.index_dir, host=s.chroma_host, port=s.chroma_port)
+    def _why_passages(self, q: Query, r: Routed) -> None:
+        """What the report of the wave the change ends in says about this brand and market.
+        The search text names them (and the KPI) in full: a follow-up "why?" says nothing."""
+        named = [self.lex.name("brand", q.brand), self.lex.name("market", q.market),
+                 kpi_catalogue()[q.kpi or DEFAULT_KPI].label]
+        r.passages, r.retrieval_warning = self.documents.wave_report(
+            " ".join([q.text, *named]), wave=q.waves[-1], market=q.market, brand=q.brand)

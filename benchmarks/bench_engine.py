@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from cxengine.engine import Engine
+from cxengine.store import Store, StoreError
 
 CALLS = {
     "kpi_value": lambda e: e.kpi_value("nps", brand="cardiovex", market="DE", wave="2025-Q4"),
@@ -71,9 +72,14 @@ def ensure_db(scale: int) -> Path:
     if scale == 1:
         return Path("data/cx.duckdb")
     db = Path(f"data/bench/scale{scale}/cx.duckdb")
-    if not db.exists():
-        subprocess.run([sys.executable, "benchmarks/bench_generate.py", "--scales", str(scale)],
-                       check=True, stdout=subprocess.DEVNULL)
+    if db.exists():
+        try:
+            Store(db).close()
+            return db
+        except StoreError:
+            pass  # built by an older version: build it again
+    subprocess.run([sys.executable, "benchmarks/bench_generate.py", "--scales", str(scale)],
+                   check=True, stdout=subprocess.DEVNULL)
     return db
 
 

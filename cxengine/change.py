@@ -16,8 +16,8 @@ from cxengine.drivers import PREDICTORS, TARGET, cross_products
 from cxengine.kpi_sql import Filters
 from cxengine.kpis import get_kpi
 from cxengine.measure import Cell, Context, cell_row
+from cxengine.regression import regression
 from cxengine.results import Result, Run
-from cxengine.stats import regression
 
 
 def _by_wave(ctx: Context, run: Run, kpi_id: str, f: Filters, waves: list[str],

@@ -13,9 +13,9 @@ import numpy as np
 from cxengine.kpi_sql import Filters
 from cxengine.kpis import get_kpi
 from cxengine.measure import Context
+from cxengine.regression import CrossProducts, importance_shares, lmg_importance, regression
 from cxengine.results import Result, Run, Value
 from cxengine.schema import DRIVERS
-from cxengine.stats import CrossProducts, importance_shares, lmg_importance, regression
 
 PREDICTORS: tuple[str, ...] = (*DRIVERS, "product_rating")
 TARGET = "nps_score"

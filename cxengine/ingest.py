@@ -20,23 +20,29 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from cxengine.schema import TABLES, TABLES_BY_NAME
+from cxengine.schema import SERVING_LAYOUT, TABLES, TABLES_BY_NAME
 from cxengine.validation import Problem, Validator, typed_select
 
 MAX_PROBLEMS_SHOWN = 50
 INGEST_MEMORY_LIMIT = os.environ.get("CXASSIST_INGEST_MEMORY", "3GB")
 if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", INGEST_MEMORY_LIMIT):
     raise ValueError(f"CXASSIST_INGEST_MEMORY must look like 3GB, not {INGEST_MEMORY_LIMIT!r}")
-# Serving table: ratings with their respondent, brand and wave attributes, sorted so that a
-# question about one TA / market / wave reads only that part of the table.
+# Serving table: ratings with their respondent, brand and wave attributes and the number of
+# distinct channels the rater experienced with the brand (omnichannel breadth, otherwise a
+# count-distinct over every channel interaction per question), sorted so that a question
+# about one TA / market / wave reads only that part of the table.
 RATING_FACTS_SQL = """
 CREATE TABLE rating_facts AS
 SELECT r.*, p.wave_id, p.market_id, p.ta_id, p.specialty, p.setting, p.weight,
-       b.company, w.wave_type, w.sequence AS wave_sequence
+       b.company, w.wave_type, w.sequence AS wave_sequence,
+       coalesce(bc.n_channels, 0) AS n_channels
 FROM brand_ratings r
 JOIN respondents p ON p.respondent_id = r.respondent_id
 JOIN brands b ON b.brand_id = r.brand_id
 JOIN waves w ON w.wave_id = p.wave_id
+LEFT JOIN (SELECT respondent_id, brand_id, count(DISTINCT channel_id) AS n_channels
+           FROM channel_interactions GROUP BY respondent_id, brand_id) bc
+       ON bc.respondent_id = r.respondent_id AND bc.brand_id = r.brand_id
 ORDER BY p.ta_id, p.market_id, w.sequence, r.brand_id, r.respondent_id
 """
 
@@ -197,7 +203,7 @@ def _build(con: duckdb.DuckDBPyConnection, source: Path, db: Path
     con.execute("CREATE TABLE dataset_info (key VARCHAR, value VARCHAR)")
     con.executemany("INSERT INTO dataset_info VALUES (?, ?)",
                     [["dataset_version", version], ["ingested_at", now],
-                     ["source", str(source)]])
+                     ["source", str(source)], ["serving_layout", str(SERVING_LAYOUT)]])
     con.execute("CREATE TABLE ingest_log (ingested_at VARCHAR, source VARCHAR, "
                 "dataset_version VARCHAR, row_counts VARCHAR, seconds DOUBLE, notes VARCHAR)")
     previous = _previous_log(db)

@@ -30,11 +30,8 @@ ROW_SETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "channel_reached": (
         "channel_interactions ci JOIN rating_facts r ON ci.respondent_id = r.respondent_id "
         "AND ci.brand_id = r.brand_id JOIN channels c ON c.channel_id = ci.channel_id", ()),
-    "raters_breadth": (
-        _RATERS + " LEFT JOIN (SELECT respondent_id, brand_id, count(DISTINCT channel_id) "
-        "AS n_channels FROM channel_interactions GROUP BY respondent_id, brand_id) bc "
-        "ON bc.respondent_id = r.respondent_id AND bc.brand_id = r.brand_id",
-        ("r.wave_type = 'full'",)),
+    # r.n_channels = distinct channels in channel_interactions for (rater, brand), 0 if none.
+    "raters_breadth": (_RATERS, ("r.wave_type = 'full'",)),
     "exposure": (_EXPOSURE, ()),
     "exposure_seen": (_EXPOSURE, ("e.seen",)),
 }

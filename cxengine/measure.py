@@ -70,10 +70,15 @@ class Context:
         return self.store.query("SELECT brand_id, name, company, ta_id FROM brands "
                                 "ORDER BY brand_id").set_index("brand_id")
 
+    @cached_property
+    def _brand_names(self) -> dict[str, str]:
+        # A plain dict: brand_name runs for every row of every table, pandas .loc is slow there.
+        return {str(k): str(v) for k, v in self.brands["name"].items()}
+
     def brand_name(self, brand_id: str | None) -> str:
         if brand_id is None:
             return "all brands"
-        return str(self.brands.loc[brand_id, "name"]) if brand_id in self.brands.index else brand_id
+        return self._brand_names.get(brand_id, brand_id)
 
     # --- measuring -------------------------------------------------------
     def measure(self, run: Run, kpi: Kpi, filters: Filters, by: tuple[str, ...] = ()

@@ -70,6 +70,11 @@ def _rating(name: str, lo: int, hi: int, what: str, light_null: bool = False) ->
     )
 
 
+# Version of the derived serving tables (rating_facts) an ingest builds. Bump it when their
+# layout changes, so a database from an older build is refused with "re-ingest" instead of
+# failing later on a missing column.
+SERVING_LAYOUT = 2
+
 TABLES: tuple[Table, ...] = (
     Table(
         "waves",

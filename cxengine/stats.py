@@ -7,23 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 __all__ = [
-    "DEFAULT_THRESHOLDS", "CrossProducts", "Estimate", "Moments", "Regression", "TestResult",
-    "Thresholds", "base_flags", "correlation_test", "estimate", "importance_shares", "regression",
-    "independent_z_test", "lmg_importance", "paired_z_test", "r_squared", "two_proportion_z_test",
-    "weighted_correlation", "welch_t_test"]  # fmt: skip
+    "DEFAULT_THRESHOLDS", "Estimate", "Moments", "TestResult", "Thresholds", "base_flags",
+    "correlation_test", "estimate", "independent_z_test", "paired_z_test",
+    "two_proportion_z_test", "weights_for", "welch_t_test"]  # fmt: skip
 
 _BASE_TOLERANCE = 1e-9  # n_eff is a float ratio: 30 weights of 0.1 are a base of 30, not 29.99..
 
 
-def _weights_for(x: np.ndarray, w: Any) -> np.ndarray:  # equal weights when none are given
+def weights_for(x: np.ndarray, w: Any) -> np.ndarray:  # equal weights when none are given
     if w is None:
         return np.ones(x.shape[0])
     weights = np.asarray(w, dtype=float)
@@ -34,10 +33,19 @@ def _weights_for(x: np.ndarray, w: Any) -> np.ndarray:  # equal weights when non
     return weights
 
 
+@lru_cache(maxsize=64)  # the same few confidence levels, asked for every cell
 def _z_critical(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    return float(sps.norm.ppf(0.5 + confidence / 2.0))
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def _t_two_sided_p(t: float, df: float) -> float:
+    # scipy.stats takes seconds to import; the t distribution alone, imported on the first
+    # t-test, keeps a fresh `cxassist ask` of a value or a z-test quick.
+    from scipy.special import stdtr
+
+    return float(2.0 * stdtr(df, -abs(t)))
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class Moments:
         """Moments of raw values (tests, paired differences); NaN scores are not answers."""
         values = np.asarray(x, dtype=float).ravel()
         keep = ~np.isnan(values)
-        values, weights = values[keep], _weights_for(values, w)[keep]
+        values, weights = values[keep], weights_for(values, w)[keep]
         sums = (weights.sum(), weights @ weights, weights @ values, weights @ values**2)
         return cls(int(values.size), *(float(total) for total in sums))
 
@@ -190,7 +198,7 @@ def _normal_result(
     if not se > 0:
         return _untestable(test, confidence, "zero standard error", difference, **detail)
     z = difference / se
-    p = float(2.0 * sps.norm.sf(abs(z)))
+    p = math.erfc(abs(z) / math.sqrt(2.0))  # = 2 * (1 - Phi(|z|)), exact in the far tail
     return TestResult(test, z, p, p < 1.0 - confidence, difference, confidence, detail)
 
 
@@ -220,7 +228,7 @@ def welch_t_test(a: Moments, b: Moments, confidence: float = 0.95) -> TestResult
         return _untestable(name, confidence, "zero standard error", difference, **detail)
     df = (qa + qb) ** 2 / (qa**2 / (na - 1) + qb**2 / (nb - 1))  # Welch-Satterthwaite
     t = difference / math.sqrt(qa + qb)
-    p = float(2.0 * sps.t.sf(abs(t), df))
+    p = _t_two_sided_p(t, df)
     detail["df"] = df
     return TestResult(name, t, p, p < 1.0 - confidence, difference, confidence, detail)
 
@@ -250,140 +258,6 @@ def paired_z_test(d: Moments, confidence: float = 0.95) -> TestResult:
     return _normal_result(name, d.mean, d.se, confidence, se=d.se, **detail)
 
 
-@dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no scalar equality
-class CrossProducts:
-    """Weighted sums and cross-products of k variables over complete rows, computed in SQL once
-    and reused: target and predictors are picked by name for regression, LMG, correlation."""
-
-    names: tuple[str, ...]
-    n: int
-    sum_w: float
-    sum_w2: float
-    sums: np.ndarray  # shape (k,): sum w * x_i
-    products: np.ndarray  # shape (k, k): sum w * x_i * x_j
-
-    def __post_init__(self) -> None:  # accept SQL lists; copy so the frozen object stays frozen
-        k = len(self.names)
-        object.__setattr__(self, "sums", np.array(self.sums, dtype=float).reshape(k))
-        object.__setattr__(self, "products", np.array(self.products, dtype=float).reshape(k, k))
-
-    @classmethod
-    def from_values(cls, names: Sequence[str], x: Any, w: Any = None) -> CrossProducts:
-        """Cross-products of an (n, k) matrix; rows with any NaN are dropped (listwise)."""
-        data = np.asarray(x, dtype=float)
-        if data.ndim != 2 or data.shape[1] != len(names):
-            raise ValueError(f"x must have shape (n, {len(names)}), got {data.shape}")
-        keep = ~np.isnan(data).any(axis=1)
-        data, weights = data[keep], _weights_for(data, w)[keep]
-        products = (data * weights[:, None]).T @ data
-        n, sum_w, sum_w2 = int(data.shape[0]), float(weights.sum()), float(weights @ weights)
-        return cls(tuple(names), n, sum_w, sum_w2, weights @ data, products)
-
-    @property
-    def n_eff(self) -> float:
-        return self.sum_w**2 / self.sum_w2 if self.n > 0 and self.sum_w2 > 0 else 0.0
-
-    def index(self, name: str) -> int:
-        if name not in self.names:
-            raise KeyError(f"unknown variable {name!r}; have {list(self.names)}")
-        return self.names.index(name)
-
-    def means(self) -> np.ndarray:
-        if self.sum_w <= 0:
-            raise ValueError("no weight: means undefined")
-        return self.sums / self.sum_w
-
-    def covariance(self) -> np.ndarray:
-        """Weighted population covariance, symmetrised against rounding in the SQL sums."""
-        mu = self.means()
-        cov = self.products / self.sum_w - np.outer(mu, mu)
-        return (cov + cov.T) / 2.0
-
-
-@dataclass(frozen=True)
-class Regression:
-    """Weighted OLS of target on predictors, as used for driver contributions to a change."""
-
-    target: str
-    predictors: tuple[str, ...]
-    coefficients: dict[str, float]  # unstandardised OLS slopes (weighted)
-    intercept: float
-    r_squared: float
-    n: int
-    n_eff: float
-
-
-def _slopes(cov: np.ndarray, target_idx: int, predictor_idx: Sequence[int]) -> np.ndarray:
-    """Solve Sxx b = Sxy; lstsq gives the minimum-norm answer when predictors are collinear."""
-    idx = list(predictor_idx)
-    beta, *_ = np.linalg.lstsq(cov[np.ix_(idx, idx)], cov[idx, target_idx], rcond=None)
-    return beta
-
-
-def r_squared(cov: np.ndarray, target_idx: int, predictor_idx: Sequence[int]) -> float:
-    """R^2 of the linear fit of one variable on others, from their covariance matrix alone."""
-    var_y = float(cov[target_idx, target_idx])
-    if len(predictor_idx) == 0 or var_y <= 0:
-        return 0.0
-    beta = _slopes(cov, target_idx, predictor_idx)
-    explained = float(beta @ cov[list(predictor_idx), target_idx])
-    return min(max(explained / var_y, 0.0), 1.0)
-
-
-def _resolve(cp: CrossProducts, target: str, predictors: Sequence[str]) -> tuple[int, list[int]]:
-    if len(set(predictors)) != len(predictors) or target in predictors:
-        raise ValueError("predictors must be distinct and must not include the target")
-    return cp.index(target), [cp.index(p) for p in predictors]
-
-
-def regression(cp: CrossProducts, target: str, predictors: Sequence[str]) -> Regression:
-    """Weighted OLS from the covariance matrix: slopes, intercept at the means, R^2."""
-    t_idx, p_idx = _resolve(cp, target, predictors)
-    cov, mu = cp.covariance(), cp.means()
-    beta = _slopes(cov, t_idx, p_idx) if p_idx else np.zeros(0)
-    coefficients = {name: float(b) for name, b in zip(predictors, beta, strict=True)}
-    intercept = float(mu[t_idx] - beta @ mu[p_idx])
-    r2 = r_squared(cov, t_idx, p_idx)
-    return Regression(target, tuple(predictors), coefficients, intercept, r2, cp.n, cp.n_eff)
-
-
-def lmg_importance(cp: CrossProducts, target: str, predictors: Sequence[str]) -> dict[str, float]:
-    """Shapley (LMG) decomposition of R^2: each predictor's average R^2 gain over orderings.
-
-    Averaging over p! orderings equals a weighted sum over the subsets S without j of
-    R^2(S + j) - R^2(S), weight |S|! (p - |S| - 1)! / p!. R^2 is cached per subset bitmask,
-    so 8 drivers cost 256 small solves. Contributions sum to the full-model R^2.
-    """
-    t_idx, p_idx = _resolve(cp, target, predictors)
-    p = len(p_idx)
-    if p > 16:  # 2^p subset fits stop being interactive
-        raise ValueError(f"LMG over {p} predictors is too expensive (max 16)")
-    cov = cp.covariance()
-    subsets = ([p_idx[j] for j in range(p) if mask >> j & 1] for mask in range(1 << p))
-    r2 = [r_squared(cov, t_idx, members) for members in subsets]  # indexed by bitmask
-    weight = [math.factorial(s) * math.factorial(p - s - 1) / math.factorial(p) for s in range(p)]
-    gains = [0.0] * p
-    for mask in range(1 << p):
-        for j in range(p):
-            if not mask >> j & 1:
-                gains[j] += weight[mask.bit_count()] * (r2[mask | 1 << j] - r2[mask])
-    return {name: float(gain) for name, gain in zip(predictors, gains, strict=True)}
-
-
-def importance_shares(contrib: dict[str, float]) -> dict[str, float]:
-    """Contributions as percentages of their total (sum 100); all zero if nothing explained."""
-    total = sum(contrib.values())
-    return {name: 100.0 * value / total if total > 0 else 0.0 for name, value in contrib.items()}
-
-
-def weighted_correlation(x: Any, y: Any, w: Any = None) -> float:
-    """Weighted Pearson r over pairs where both are present; NaN when a variable is constant."""
-    cp = CrossProducts.from_values(("x", "y"), np.column_stack([x, y]), w)
-    cov = cp.covariance() if cp.n >= 2 and cp.sum_w > 0 else np.zeros((2, 2))
-    denominator = math.sqrt(max(cov[0, 0], 0.0) * max(cov[1, 1], 0.0))
-    return float(np.clip(cov[0, 1] / denominator, -1.0, 1.0)) if denominator > 0 else math.nan
-
-
 def correlation_test(r: float, n: float, confidence: float = 0.95) -> TestResult:
     """t = r sqrt((n - 2) / (1 - r^2)) with n - 2 df; pass n_eff as n for a weighted r."""
     name = "t-test of Pearson correlation"
@@ -395,5 +269,5 @@ def correlation_test(r: float, n: float, confidence: float = 0.95) -> TestResult
     if abs(r) >= 1.0:  # t is infinite; report the certainty without a non-JSON inf
         return TestResult(name, None, 0.0, True, None, confidence, detail)
     t = float(r * math.sqrt((n - 2) / (1.0 - r * r)))
-    p = float(2.0 * sps.t.sf(abs(t), n - 2))
+    p = _t_two_sided_p(t, n - 2)
     return TestResult(name, t, p, p < 1.0 - confidence, None, confidence, detail)

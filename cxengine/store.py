@@ -4,6 +4,11 @@ One read-only DuckDB connection per store; each thread gets its own cursor
 (DuckDB connections are not thread-safe, cursors on one connection are).
 Every statement goes through `query`, which runs it parameterised and records
 it, exactly as executed, for the evidence of the result being built.
+
+Statements run on one DuckDB worker thread each: with several, a parallel aggregate adds
+floating-point partial sums in whatever order the workers finish, and the same question gave
+numbers differing in the last bits from one run to the next. Concurrency comes from the
+per-thread cursors instead.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from cxengine.schema import SERVING_LAYOUT
+
 DEFAULT_DB = Path("data/cx.duckdb")
 DEFAULT_TIMEOUT_S = 20.0
+QUERY_THREADS = 1  # reproducible sums: see the module docstring
 
 
 class StoreError(Exception):
@@ -97,11 +105,19 @@ class Store:
                              "(sample) or `cxassist data ingest PATH`")
         try:
             self._con = duckdb.connect(str(self.path), read_only=True)
+            # SET rather than connect(config=...): DuckDB refuses a second connection to the
+            # same file with a different config, and callers may hold one already.
+            self._con.execute(f"SET threads = {QUERY_THREADS}")
             info = dict(self._con.execute("SELECT key, value FROM dataset_info").fetchall())
         except duckdb.Error as exc:
             raise StoreError(f"cannot open {self.path} as a benchmark database "
                              f"({str(exc).splitlines()[0]}); rebuild it with "
                              "`cxassist data build` or `cxassist data ingest PATH`") from exc
+        if info.get("serving_layout") != str(SERVING_LAYOUT):
+            self._con.close()
+            raise StoreError(f"{self.path} was built by an older version of cxassist; load it "
+                             "again with `cxassist data build` (sample) or "
+                             "`cxassist data ingest PATH`")
         self.dataset_version: str = info.get("dataset_version", "unknown")
         self.info = info
         self._local = threading.local()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.chroma_client import Records, read_records
 from index.chunking import Chunk, chunk_document, split_text
 from index.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from index.corpus import SUPPORTED_SUFFIXES, find_sources, load_document
@@ -38,7 +39,6 @@ from index.store import (
     IndexLocation,
     OpenIndex,
     PendingVersion,
-    Records,
     active_version,
     add_records,
     begin_version,
@@ -46,7 +46,6 @@ from index.store import (
     discard_version,
     open_index,
     prune_versions,
-    read_records,
     write_complete_marker,
 )
 

@@ -11,7 +11,8 @@ holds the manifest; the collection `<prefix>_pointer` names the active one in it
 
 Readers only ever open the version the pointer names, and a build only writes a version no
 pointer names yet, so a build that fails or is killed at any moment leaves the previous
-index untouched. chromadb is imported inside functions: it costs over a second.
+index untouched. Talking to Chroma itself (clients, batched reads and writes) is
+`index.chroma_client`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from index.chroma_client import (
+    Records,
+    close_client,
+    connect_local,
+    connect_server,
+    get_collection,
+    is_not_found,
+    local_store_problem,
+    write_records,
+)
 from index.errors import CxIndexError, IndexCorruptError, IndexNotBuiltError
 from index.manifest import Manifest
 
@@ -38,8 +47,6 @@ LOCAL_COLLECTION = "cxassist_chunks"
 MANIFEST_KEY = "cxassist_manifest"
 DEFAULT_PREFIX = "cxassist"
 DEFAULT_PORT = 8000
-# Chroma caps a single add at ~5000 records; 1000 keeps each HTTP request small too.
-WRITE_BATCH = 1000
 _VERSION_RE = re.compile(r"^v(\d{6,})-[0-9a-f]{6}$")
 
 
@@ -71,16 +78,6 @@ class IndexLocation:
 
 
 @dataclass
-class Records:
-    """Rows of a collection, in matching order."""
-
-    ids: list[str]
-    documents: list[str]
-    metadatas: list[dict[str, Any]]
-    embeddings: np.ndarray | None = None
-
-
-@dataclass
 class OpenIndex:
     """A committed index version, opened for reading."""
 
@@ -91,7 +88,7 @@ class OpenIndex:
     collection: Any
 
     def close(self) -> None:
-        _close_client(self.client)
+        close_client(self.client)
 
 
 @dataclass
@@ -105,57 +102,6 @@ class PendingVersion:
     path: Path | None  # local mode only
 
 
-def chroma_settings() -> Any:
-    from chromadb.config import Settings
-
-    # One Settings value everywhere: Chroma refuses a second client on the same path with
-    # different settings in one process.
-    return Settings(anonymized_telemetry=False, allow_reset=False)
-
-
-def _close_client(client: Any) -> None:
-    close = getattr(client, "close", None)
-    if close is not None:
-        try:
-            close()
-        except Exception:  # closing is best effort; the data is already durable
-            pass
-
-
-def _connect_server(location: IndexLocation) -> Any:
-    import chromadb
-
-    try:
-        client = chromadb.HttpClient(
-            host=location.host or "localhost", port=location.port, settings=chroma_settings()
-        )
-        client.heartbeat()
-    except Exception as exc:
-        raise CxIndexError(
-            f"cannot reach the Chroma server at {location.host}:{location.port} "
-            f"({type(exc).__name__}: {exc}); start it with `chroma run` or unset "
-            "CXASSIST_CHROMA_HOST to use the local index"
-        ) from None
-    return client
-
-
-def _connect_local(path: Path) -> Any:
-    import chromadb
-
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
-
-
-def _get_collection(client: Any, name: str) -> Any:
-    # embedding_function=None: Chroma's default function would try to download a model.
-    return client.get_collection(name=name, embedding_function=None)
-
-
-def _is_not_found(exc: Exception) -> bool:
-    from chromadb.errors import NotFoundError
-
-    return isinstance(exc, NotFoundError | ValueError) or "does not exist" in str(exc)
-
-
 # ---------------------------------------------------------------- reading
 
 
@@ -164,17 +110,20 @@ def current_version(location: IndexLocation, client: Any | None = None) -> str |
     if location.server_mode:
         assert client is not None
         try:
-            pointer = _get_collection(client, location.pointer_name)
+            pointer = get_collection(client, location.pointer_name)
         except Exception as exc:
-            if _is_not_found(exc):
+            if is_not_found(exc):
                 return None
             raise
         current = (pointer.metadata or {}).get("current")
         return str(current) if current else None
+    pointer_file = location.index_dir / CURRENT_FILE
     try:
-        name = (location.index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        name = pointer_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:  # e.g. binary garbage, or a directory
+        raise IndexCorruptError(location.label, f"cannot read {pointer_file}: {exc}") from None
     return name or None
 
 
@@ -183,11 +132,11 @@ def active_version(location: IndexLocation) -> str | None:
     try:
         if not location.server_mode:
             return current_version(location)
-        client = _connect_server(location)
+        client = connect_server(location.host, location.port)
         try:
             return current_version(location, client)
         finally:
-            _close_client(client)
+            close_client(client)
     except Exception:
         return None
 
@@ -205,30 +154,39 @@ def _open_local(location: IndexLocation) -> OpenIndex:
         raise IndexNotBuiltError(location.index_dir)
     vdir = location.index_dir / VERSIONS_DIR / version
     if not _VERSION_RE.match(version) or not vdir.is_dir():
-        raise IndexCorruptError(location.label, f"{CURRENT_FILE} names missing version {version!r}")
+        raise IndexCorruptError(
+            location.label,
+            f"{location.index_dir / CURRENT_FILE} names missing version {version[:80]!r}",
+        )
+    manifest_file = vdir / MANIFEST_FILE
     try:
-        manifest = Manifest.from_json((vdir / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(location.label, f"cannot read {MANIFEST_FILE}: {exc}") from None
+        manifest = Manifest.from_json(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise IndexCorruptError(location.label, f"cannot read {manifest_file}: {exc}") from None
+    problem = local_store_problem(vdir)
+    if problem is not None:
+        raise IndexCorruptError(location.label, problem)
     try:
-        client = _connect_local(vdir)
+        client = connect_local(vdir)
     except Exception as exc:
         raise IndexCorruptError(location.label, f"Chroma cannot open {vdir}: {exc}") from None
     try:
-        collection = _get_collection(client, LOCAL_COLLECTION)
+        collection = get_collection(client, LOCAL_COLLECTION)
     except Exception as exc:
-        _close_client(client)
-        raise IndexCorruptError(location.label, f"collection missing: {exc}") from None
+        close_client(client)
+        raise IndexCorruptError(
+            location.label, f"{vdir} holds no collection {LOCAL_COLLECTION!r}: {exc}"
+        ) from None
     return _checked(OpenIndex(location, version, manifest, client, collection))
 
 
 def _open_server(location: IndexLocation) -> OpenIndex:
-    client = _connect_server(location)
+    client = connect_server(location.host, location.port)
     version = current_version(location, client)
     if version is None:
         raise IndexNotBuiltError(location.label)
     try:
-        collection = _get_collection(client, location.collection_name(version))
+        collection = get_collection(client, location.collection_name(version))
     except Exception as exc:
         raise IndexCorruptError(
             location.label, f"collection for {version!r} missing: {exc}"
@@ -255,31 +213,6 @@ def _checked(opened: OpenIndex) -> OpenIndex:
             f"store holds {count} chunks but the manifest lists {opened.manifest.chunk_count}",
         )
     return opened
-
-
-def read_records(
-    collection: Any, ids: list[str] | None = None, *, embeddings: bool = False
-) -> Records:
-    """All rows (ids=None) or the given ids, fetched in batches."""
-    include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
-    out = Records([], [], [])
-    vectors: list[np.ndarray] = []
-    batches: list[dict[str, Any]]
-    if ids is None:
-        total = collection.count()
-        batches = [{"limit": WRITE_BATCH, "offset": off} for off in range(0, total, WRITE_BATCH)]
-    else:
-        batches = [{"ids": ids[i : i + WRITE_BATCH]} for i in range(0, len(ids), WRITE_BATCH)]
-    for kwargs in batches:
-        got = collection.get(include=include, **kwargs)
-        out.ids.extend(got["ids"])
-        out.documents.extend(d or "" for d in got["documents"])
-        out.metadatas.extend(dict(m or {}) for m in got["metadatas"])
-        if embeddings and len(got["ids"]):
-            vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-    if embeddings:
-        out.embeddings = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
-    return out
 
 
 # ---------------------------------------------------------------- writing
@@ -312,7 +245,7 @@ def begin_version(location: IndexLocation) -> PendingVersion:
         "configuration": {"hnsw": {"space": "cosine"}},
     }
     if location.server_mode:
-        client = _connect_server(location)
+        client = connect_server(location.host, location.port)
         existing = _server_versions(location, client)
         current = current_version(location, client)
         version = _next_version(location, existing + ([current] if current else []))
@@ -322,11 +255,11 @@ def begin_version(location: IndexLocation) -> PendingVersion:
         return PendingVersion(location, version, client, collection, None)
     vroot = location.index_dir / VERSIONS_DIR
     vroot.mkdir(parents=True, exist_ok=True)
-    current = current_version(location)
+    current = active_version(location)  # None if CURRENT is unreadable: --rebuild replaces it
     version = _next_version(location, _local_versions(location) + ([current] if current else []))
     path = vroot / version
     path.mkdir()
-    client = _connect_local(path)
+    client = connect_local(path)
     collection = client.create_collection(
         name=LOCAL_COLLECTION, metadata={"kind": "chunks", "version": version}, **create_args
     )
@@ -334,15 +267,7 @@ def begin_version(location: IndexLocation) -> PendingVersion:
 
 
 def add_records(pending: PendingVersion, records: Records) -> None:
-    assert records.embeddings is not None
-    for i in range(0, len(records.ids), WRITE_BATCH):
-        j = i + WRITE_BATCH
-        pending.collection.add(
-            ids=records.ids[i:j],
-            embeddings=records.embeddings[i:j],
-            documents=records.documents[i:j],
-            metadatas=records.metadatas[i:j],
-        )
+    write_records(pending.collection, records)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -382,7 +307,7 @@ def commit_version(pending: PendingVersion, manifest: Manifest) -> None:
         return
     assert pending.path is not None
     _write_atomic(pending.path / MANIFEST_FILE, manifest.to_json())
-    _close_client(pending.client)  # release SQLite before readers open the version
+    close_client(pending.client)  # release SQLite before readers open the version
     _write_atomic(loc.index_dir / CURRENT_FILE, pending.version + "\n")
 
 
@@ -392,7 +317,7 @@ def discard_version(pending: PendingVersion) -> None:
         if pending.location.server_mode:
             pending.client.delete_collection(pending.location.collection_name(pending.version))
         else:
-            _close_client(pending.client)
+            close_client(pending.client)
             if pending.path is not None:
                 shutil.rmtree(pending.path, ignore_errors=True)
     except Exception:
@@ -407,7 +332,7 @@ def prune_versions(location: IndexLocation, keep: set[str]) -> list[str]:
     """
     removed: list[str] = []
     if location.server_mode:
-        client = _connect_server(location)
+        client = connect_server(location.host, location.port)
         for version in _server_versions(location, client):
             if version not in keep:
                 try:
@@ -420,6 +345,10 @@ def prune_versions(location: IndexLocation, keep: set[str]) -> list[str]:
         if version not in keep:
             shutil.rmtree(location.index_dir / VERSIONS_DIR / version, ignore_errors=True)
             removed.append(version)
+    # Temp files of pointer writes a kill interrupted; only builds write them, and the caller
+    # holds the build lock, so none of these belongs to a live writer.
+    for leftover in location.index_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
     return removed
 
 

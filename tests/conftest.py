@@ -1,4 +1,5 @@
-"""Shared fixtures: the sample benchmark files and database, built once per session.
+"""Shared fixtures: the sample benchmark files and database, built once per session, and a
+private Chroma server per test module.
 
 `make test` builds data/ first; when it is missing (a bare `pytest`), the
 fixtures build a private copy so the tests never depend on hand-made state.
@@ -7,10 +8,20 @@ fixtures build a private copy so the tests never depend on hand-made state.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+# The index fixtures (embedder, sample_docs, sample_index, sample_retriever), for every module.
+from tests.index_fixtures import (  # noqa: F401
+    embedder,
+    sample_docs,
+    sample_index,
+    sample_retriever,
+)
+from tests.servers import ChromaServer, chroma_executable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -88,3 +99,20 @@ def weighted_nps(df: pd.DataFrame) -> float:
 def weighted_mean(df: pd.DataFrame, col: str) -> float:
     d = df[df[col].notna()]
     return float((d[col] * d["weight"]).sum() / d["weight"].sum())
+
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A private `chroma run` on 127.0.0.1 and a free port, as (host, port); one per module."""
+    if chroma_executable() is None:
+        pytest.skip("the `chroma` executable (from the chromadb package) is not installed")
+    chroma = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    try:
+        address = chroma.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield address
+    finally:
+        chroma.stop()

@@ -14,6 +14,7 @@ from assistant.conversation import Conversation
 
 DB = Path("data/cx.duckdb")
 INDEX = Path("data/index")
+WAVE_REPORTS = Path("data/sample/docs/wave_reports")
 pytestmark = pytest.mark.skipif(not DB.exists(), reason="no database at data/cx.duckdb")
 
 
@@ -47,6 +48,13 @@ def test_value_text_is_formatted_from_the_value(assistant, engine) -> None:
     assert f"base {v['base']}" in a.text
     assert any(e["kind"] == "sql" for e in a.evidence)
     assert any(e["kind"] == "definition" for e in a.evidence)
+
+
+def test_a_kpi_by_wave_is_its_trend(assistant, engine) -> None:
+    a = assistant.ask("nps of cardiovex in germany by wave")
+    assert a.intent == "trend"
+    assert [v["wave"] for v in a.values] == engine.waves()
+    assert {(v["brand"], v["market"]) for v in a.values} == {("cardiovex", "DE")}
 
 
 def test_numeric_answers_do_not_touch_the_retriever(engine) -> None:
@@ -99,14 +107,23 @@ def test_why_is_numbers_first_then_documents(assistant, fake) -> None:
     fake.calls.clear()
     a = assistant.ask("why did cardiovex's nps change in germany in 2025-Q4?")
     assert a.route == "both" and a.intent == "explain_change"
-    assert a.query["waves"] == ["2025-Q3", "2025-Q4"]
-    assert "previous wave carrying the KPI, 2025-Q3" in a.text
+    # 2025-Q3 is a light wave (no driver ratings): the change is taken from the last full
+    # wave, so it can be decomposed, and the answer says so.
+    assert a.query["waves"] == ["2025-Q2", "2025-Q4"]
+    assert "previous full wave 2025-Q2" in a.text
+    assert any(v["kpi"].startswith("contribution:") or v["kpi"] == "nps" for v in a.values)
     data, docs = a.text.index("From the data:"), a.text.index("What the wave reports say")
     assert data < docs
     assert fake.calls[0]["doc_type"] == "wave_report"
     assert (fake.calls[0]["wave"], fake.calls[0]["market"], fake.calls[0]["brand"]) == (
         "2025-Q4", "DE", "cardiovex")
     assert a.evidence_of("passage") and a.evidence_of("test")
+
+
+def test_why_in_a_light_wave_compares_with_the_wave_before(assistant) -> None:
+    a = assistant.ask("why did corastin's nps drop in the uk in 2025-Q3?")
+    assert a.query["waves"] == ["2025-Q2", "2025-Q3"]
+    assert "previous wave carrying the KPI, 2025-Q2" in a.text
 
 
 def test_definition_uses_catalogue_and_methodology(assistant, fake) -> None:
@@ -176,3 +193,66 @@ def test_with_the_real_retriever(engine) -> None:
     assert d.route == "retrieval" and d.evidence_of("passage")
     w = a.ask("why did cardiovex's nps change in germany in 2025-Q4?")
     assert w.route == "both" and w.values
+
+
+class NoPassages(FakeRetriever):
+    """An index without the wave report asked for (e.g. built before the reports were)."""
+
+    def search(self, query: str, k: int = 5, **filters):
+        super().search(query, k, **filters)
+        return []
+
+
+def test_why_never_quotes_another_waves_report(engine) -> None:
+    from assistant.service import Assistant
+
+    fake = NoPassages()
+    a = Assistant(engine, lambda: fake).ask("why did cardiovex's nps drop in germany in 2025-Q4?")
+    assert a.route == "both" and not a.evidence_of("passage")
+    # relaxed brand, then market; never the wave
+    assert [(c["wave"], c.get("market"), c.get("brand")) for c in fake.calls] == [
+        ("2025-Q4", "DE", "cardiovex"), ("2025-Q4", "DE", None), ("2025-Q4", None, None)]
+    assert "No wave-report passages" in a.text and "no wave-report passage for 2025-Q4" in a.text
+
+
+@pytest.fixture(scope="module")
+def report_retriever(tmp_path_factory: pytest.TempPathFactory):
+    """A real index (real embeddings) of three wave reports: the wave asked about and two
+    others (2025-Q2, 2026-Q2) that discuss Cardiovex in Germany too."""
+    if not WAVE_REPORTS.exists():
+        pytest.skip("wave reports not rendered: run `make data`")
+    import shutil
+
+    from index.build import build_index
+    from index.retrieval import Retriever
+
+    docs = tmp_path_factory.mktemp("docs")
+    (docs / "wave_reports").mkdir()
+    for wave in ("2025-Q2", "2025-Q4", "2026-Q2"):
+        shutil.copy(WAVE_REPORTS / f"{wave}.md", docs / "wave_reports")
+    index_dir = tmp_path_factory.mktemp("index") / "index"
+    build_index([docs], index_dir, progress=False)
+    return Retriever(index_dir)
+
+
+@pytest.mark.parametrize("turns", [
+    ["why did Cardiovex NPS drop in Germany in 2025-Q4?"],
+    ["nps of cardiovex in germany in 2025-Q4", "why?"],  # the follow-up names nothing itself
+], ids=["question", "follow-up"])
+def test_why_cites_the_wave_report_of_that_wave_and_market(engine, report_retriever,
+                                                            turns) -> None:
+    from assistant.service import Assistant
+
+    a, conv = Assistant(engine, lambda: report_retriever), Conversation()
+    answer = [a.ask(t, conv) for t in turns][-1]
+    assert answer.route == "both" and answer.query["waves"] == ["2025-Q2", "2025-Q4"]
+    passages = answer.evidence_of("passage")
+    assert passages and {(p["doc_type"], p["wave"]) for p in passages} == {
+        ("wave_report", "2025-Q4")}
+    top = passages[0]
+    assert "DE" in top["markets"] and "cardiovex" in top["brands"], top["section"]
+    assert "Germany" in top["section"] and "Cardiovex" in top["section"]
+    numbers, words = (answer.text.index("From the data:"),
+                      answer.text.index("What the wave reports say"))
+    assert numbers < words  # the decomposition first, then the documents
+    assert f"({top['title']}, {top['source']})" in answer.text[words:]

@@ -1,12 +1,12 @@
 """The real page in Debian's Chromium: `streamlit run` as a subprocess, three questions typed
 into the chat box (a number, a definition, a "why"), answers and evidence tabs checked, and a
-screenshot saved under tests/output/.
+screenshot saved under tests/output/; then eight browser sessions asking ten questions each at
+the same time against the same server.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
+from tests.servers import free_port
+
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = ROOT / "tests" / "output"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -29,12 +31,6 @@ pytestmark = [
     pytest.mark.skipif(not (ROOT / "data/cx.duckdb").exists(),
                        reason="data/cx.duckdb missing: run `make data`"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
@@ -60,19 +56,35 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 60
     raise TimeoutError("streamlit did not become healthy")
 
 
-def ask(page, question: str, expect: str, n: int, timeout_ms: int = 90_000):  # noqa: ANN001
-    """Type `question`, submit, wait for the n-th assistant message containing `expect`."""
-    box = page.locator('[data-testid="stChatInputTextArea"]')
-    box.fill(question)
+def submit(page, question: str) -> None:  # noqa: ANN001
+    """Type `question` into the chat box and send it."""
+    page.locator('[data-testid="stChatInputTextArea"]').fill(question)
     page.locator('[data-testid="stChatInputSubmitButton"]').click()
-    messages = page.locator('[data-testid="stChatMessage"]')
-    answer = messages.nth(2 * n - 1)
+
+
+def answer_to(page, n: int, expect: str, timeout_ms: int = 90_000):  # noqa: ANN001
+    """The n-th assistant message (from 1), once it shows `expect`."""
+    answer = page.locator('[data-testid="stChatMessage"]').nth(2 * n - 1)
     answer.get_by_text(expect, exact=False).first.wait_for(timeout=timeout_ms)
     return answer
 
 
+def ask(page, question: str, expect: str, n: int, timeout_ms: int = 90_000):  # noqa: ANN001
+    """Type `question`, submit, wait for the n-th assistant message containing `expect`."""
+    submit(page, question)
+    return answer_to(page, n, expect, timeout_ms)
+
+
+def open_chat(browser, url: str):  # noqa: ANN001
+    """A new browser session (own context, so its own Streamlit session) on the chat page."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator('[data-testid="stChatInputTextArea"]').wait_for(timeout=120_000)
+    return page
+
+
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def app_server() -> Iterator[str]:
     port = free_port()
     proc = start_server(port)
     try:
@@ -86,16 +98,14 @@ def server() -> Iterator[str]:
             proc.kill()
 
 
-def test_three_questions_in_chromium(server: str) -> None:
+def test_three_questions_in_chromium(app_server: str) -> None:
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(server, wait_until="domcontentloaded")
-            page.locator('[data-testid="stChatInputTextArea"]').wait_for(timeout=120_000)
+            page = open_chat(browser, app_server)
 
             number = ask(page, "What is the NPS of Cardiovex in Germany in 2025-Q4?",
                          "Net Promoter Score for Cardiovex, Germany, 2025-Q4", 1)
@@ -119,5 +129,47 @@ def test_three_questions_in_chromium(server: str) -> None:
             why.screenshot(path=str(OUTPUT / "why_answer.png"))
             page.screenshot(path=str(OUTPUT / "conversation.png"), full_page=True)
             assert "Traceback" not in page.content()
+        finally:
+            browser.close()
+
+
+# Ten questions across the intents, each with words its rendered answer must show.
+SESSION_QUESTIONS = [
+    ("What is the NPS of Cardiovex in Germany in 2025-Q4?", "Net Promoter Score for Cardiovex"),
+    ("How exactly is NPS computed here?", "promoters"),
+    ("Why did Cardiovex's NPS fall in Germany in 2025-Q4?", "Cardiovex"),
+    ("Rank cardiology brands by NPS in Germany in 2025-Q4", "ranking"),
+    ("Show the NPS trend over time for Oncelis in France", "Oncelis"),
+    ("Which drivers matter most for recommendation in oncology?", "Oncology"),
+    ("Which channel gives Cardiovex the best experience in Germany in 2025-Q4?", "reach"),
+    ("Compare Cardiovex NPS in Germany vs France in 2025-Q4", "France"),
+    ("What does channel reach mean?", "reach"),
+    ("What will the weather be in Paris tomorrow?", "benchmark"),
+]
+SESSIONS = 8
+
+
+def test_eight_sessions_at_once(app_server: str) -> None:
+    """Eight browser sessions, each asking the ten questions (rotated, so different questions
+    run side by side); each turn, every session sends before any answer is awaited, so eight
+    questions are in flight on the one server. The Playwright sync API is not thread-safe,
+    hence one thread driving eight contexts rather than eight threads."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            pages = [open_chat(browser, app_server) for _ in range(SESSIONS)]
+            for turn in range(len(SESSION_QUESTIONS)):
+                asked = [SESSION_QUESTIONS[(s + turn) % len(SESSION_QUESTIONS)]
+                         for s in range(SESSIONS)]
+                for page, (question, _) in zip(pages, asked, strict=True):
+                    submit(page, question)
+                for s, (page, (question, expect)) in enumerate(zip(pages, asked, strict=True)):
+                    answer = answer_to(page, turn + 1, expect, timeout_ms=180_000)
+                    assert "went wrong" not in answer.inner_text(), (s, question)
+            for page in pages:  # each session holds its own ten turns, nobody else's
+                assert page.locator('[data-testid="stChatMessage"]').count() == 20
+                assert "Traceback" not in page.content()
         finally:
             browser.close()

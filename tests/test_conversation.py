@@ -29,6 +29,21 @@ def test_followup_inherits_missing_slots_and_keeps_given_ones() -> None:
     assert (q.brands, q.kpi, q.markets, q.waves) == (["cardiovex"], "nps", ["FR"], ["2025-Q4"])
 
 
+def test_default_context_fills_only_what_is_still_empty() -> None:
+    c = Conversation()
+    c.set_defaults(brand="oncelis", market="FR", ta="ONC", wave="2025-Q2")
+    q = c.merge(Query(intent="kpi_value", kpi="nps", brands=["cardiovex"], cued=True))
+    assert (q.markets, q.waves, q.ta) == (["FR"], ["2025-Q2"], None)
+    assert "market FR (your default context)" in q.defaults
+    q = c.merge(Query(intent="ranking", kpi="nps", markets=["DE"], waves=["2025-Q4"]))
+    assert (q.markets, q.waves, q.ta) == (["DE"], ["2025-Q4"], "ONC")
+    trend = c.merge(Query(intent="trend", kpi="nps", brands=["oncelis"], cued=True))
+    assert trend.waves == [] and trend.markets == ["FR"]  # a series takes no default wave
+    assert c.merge(Query(intent="methodology")).markets == []
+    c.set_defaults()
+    assert c.merge(Query(intent="kpi_value", kpi="nps", brands=["oncelis"])).markets == []
+
+
 def test_bare_followup_keeps_the_previous_intent() -> None:
     c = Conversation()
     c.remember(Query(intent="ranking", kpi="nps", ta="CARD", markets=["DE"], waves=["2025-Q4"]))

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -36,29 +37,58 @@ def old_db(sample_db: Path, tmp_path: Path) -> Path:
     return db
 
 
+KILLS = 20
+
+
 @pytest.mark.slow
 def test_twenty_random_kills_during_ingest_never_damage_the_database(sample_dir: Path,
-                                                                     old_db: Path) -> None:
+                                                                     old_db: Path,
+                                                                     tmp_path: Path) -> None:
+    """SIGKILL `cxassist data ingest` at moments spread over a whole ingest: afterwards the
+    database is the old file byte for byte, or (a kill after the swap) the complete new one,
+    never anything in between."""
+    pristine = tmp_path / "pristine.duckdb"
+    shutil.copy(old_db, pristine)
     before = _digest(old_db)
+    reference = tmp_path / "reference.duckdb"  # what a finished ingest gives, and how long
+    started = time.perf_counter()
+    subprocess.run([*CXASSIST, "data", "ingest", str(sample_dir), "--db", str(reference)],
+                   check=True, capture_output=True)
+    duration = time.perf_counter() - started
+    finished = _state(reference)
+
     rng = random.Random(2026)
-    completed = 0
-    for _ in range(20):
+    outcomes: Counter[str] = Counter()
+    for i in range(KILLS):
         proc = subprocess.Popen([*CXASSIST, "data", "ingest", str(sample_dir), "--db",
                                  str(old_db)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 4.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        else:
-            completed += 1  # finished first: the new database replaced the old one whole
+        time.sleep(duration * (i + rng.random()) / KILLS)  # one kill per slice of the ingest
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with duckdb.connect(str(old_db), read_only=True) as con:
-            assert con.execute("SELECT count(*) FROM brand_ratings").fetchone()[0] > 0
-        if not completed:
-            assert _digest(old_db) == before
+        if _digest(old_db) == before:
+            left = [p for p in old_db.parent.iterdir() if ".tmp" in p.name]
+            outcomes["killed while writing" if left else "killed before writing"] += 1
+            assert _state(old_db)[1]["brand_ratings"] > 0  # and it still serves
+        else:  # killed after the swap: the new database must be whole
+            assert _state(old_db) == finished
+            outcomes["finished"] += 1
+            shutil.copy(pristine, old_db)
+    print(f"\n{KILLS} kills over a {duration:.1f} s ingest: {dict(outcomes)}")
+    assert outcomes["killed while writing"] >= 3, outcomes
     ingest(sample_dir, old_db)  # the next ingest clears what killed builds left behind
     assert not [p for p in old_db.parent.iterdir() if ".tmp" in p.name]
-    Store(old_db).close()
+
+
+def _state(db: Path) -> tuple[str, dict[str, int]]:
+    """Dataset version and row counts, read the way the engine opens a database."""
+    store = Store(db)
+    try:
+        tables = ("respondents", "brand_ratings", "channel_interactions", "content_exposure")
+        return store.dataset_version, {
+            t: store.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in tables}
+    finally:
+        store.close()
 
 
 def test_full_disk_gives_a_clear_message_and_changes_nothing(sample_dir: Path, old_db: Path,
@@ -94,6 +124,17 @@ def test_corrupt_database_says_how_to_rebuild(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "cxassist data build" in result.output
     with pytest.raises(StoreError, match="no database at"):
         Store(tmp_path / "missing.duckdb")
+
+
+def test_database_from_an_older_build_is_refused_with_a_reload_hint(sample_db: Path,
+                                                                    tmp_path: Path) -> None:
+    old = tmp_path / "old.duckdb"
+    shutil.copyfile(sample_db, old)
+    con = duckdb.connect(str(old))
+    con.execute("UPDATE dataset_info SET value = '1' WHERE key = 'serving_layout'")
+    con.close()
+    with pytest.raises(StoreError, match="older version of cxassist.*cxassist data build"):
+        Store(old)
 
 
 def test_runaway_query_is_stopped_with_a_message(sample_db: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from assistant.answer import Answer
 from assistant.conversation import Conversation
+from tests.answer_checks import assert_private
 
 GOLD = Path(__file__).with_name("gold") / "questions.yaml"
 DB = Path("data/cx.duckdb")
@@ -190,12 +193,25 @@ def _unsupported(answer) -> list[str]:
     return [n for n in _NUM.findall(text) if n.lstrip("+-") not in known]
 
 
+@pytest.fixture(scope="module")
+def gold_answers(assistant) -> Callable[[str, list[dict[str, Any]]], list[Answer]]:
+    """The answers to one gold item, asked once per module: each chain in one conversation,
+    as a user would. The accuracy test and the privacy scan read the same answers."""
+    asked: dict[str, list[Answer]] = {}
+
+    def answers(name: str, turns: list[dict[str, Any]]) -> list[Answer]:
+        if name not in asked:
+            conv = Conversation()
+            asked[name] = [assistant.ask(turn["q"], conv) for turn in turns]
+        return asked[name]
+
+    return answers
+
+
 @pytest.mark.parametrize("name,turns", ITEMS, ids=[i[0] for i in ITEMS])
-def test_gold(assistant, ratings, name, turns) -> None:
-    conv = Conversation()
+def test_gold(gold_answers, ratings, name, turns) -> None:
     failures = []
-    for turn in turns:
-        answer = assistant.ask(turn["q"], conv)
+    for turn, answer in zip(turns, gold_answers(name, turns), strict=True):
         assert answer.route != "none" or answer.intent != "none", answer.warnings
         intent = turn["expect"].get("intent", turn["route"])
         errors = _matches(turn["expect"], answer)
@@ -215,6 +231,14 @@ def test_gold(assistant, ratings, name, turns) -> None:
         if errors:
             failures.append(f"{turn['q']!r}: " + "; ".join(errors))
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name,turns", ITEMS, ids=[i[0] for i in ITEMS])
+def test_gold_answers_are_private(assistant, gold_answers, name, turns) -> None:
+    """Issue 7 §5: no answer of the gold set shows respondent-level data or a value whose
+    effective base is below the suppression threshold (tests/answer_checks.py)."""
+    for answer in gold_answers(name, turns):
+        assert_private(answer, assistant.engine.thresholds.suppress_below)
 
 
 def test_gold_report(capsys) -> None:

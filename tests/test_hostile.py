@@ -3,20 +3,21 @@
 The corpus (tests/hostile/questions.yaml, 300+ items) holds SQL and prompt injection,
 other languages and scripts, control characters, right-to-left text, emoji, empty and
 absurd input; a 50,000-character question and 100-turn follow-up chains are built here.
+Afterwards the database and the index are byte-identical.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from assistant.answer import ROUTES, Answer
+from assistant.answer import Answer
 from assistant.conversation import Conversation
 from assistant.service import Assistant
+from tests.answer_checks import assert_private, assert_well_formed
 from tests.conftest import ROOT
 
 CORPUS = yaml.safe_load((ROOT / "tests/hostile/questions.yaml").read_text(encoding="utf-8"))
@@ -35,35 +36,15 @@ def _tree_digest(folder: Path) -> str:
 
 @pytest.fixture(scope="module")
 def assistant(engine) -> Assistant:
-    factory = None
-    if (INDEX_DIR / ".complete").exists():
-        def factory():
-            from index.retrieval import Retriever
-            return Retriever(INDEX_DIR)
-    return Assistant(engine, factory)
+    if not (INDEX_DIR / ".complete").exists():
+        return Assistant(engine, None)
+    from index.retrieval import Retriever
 
-
-def assert_well_formed(answer: Answer, threshold: float) -> None:
-    assert isinstance(answer, Answer) and answer.route in ROUTES
-    assert isinstance(answer.text, str) and answer.text.strip()
-    assert not [w for w in answer.warnings if w.startswith("internal error")], answer.warnings
-    json.loads(answer.to_json())
-    assert_private(answer, threshold)
-
-
-def assert_private(answer: Answer, threshold: float) -> None:
-    """Aggregates only, and nothing whose effective base is below the suppression rule."""
-    for v in answer.values:
-        if v.get("value") is not None and v.get("effective_base") is not None \
-                and not v["kpi"].startswith(("importance:", "correlation:")):
-            assert v["effective_base"] >= threshold, v
-    for e in answer.evidence_of("table"):
-        for row in e["rows"]:
-            assert "respondent_id" not in row
-            if row.get("value") is not None and row.get("effective_base") is not None:
-                assert row["effective_base"] >= threshold, (e["title"], row)
-    text = answer.to_json()
-    assert "-DE-CARD-0" not in text and "-FR-ONC-0" not in text  # respondent id pattern
+    # Opened here, before any digest is taken: opening a local Chroma index writes to it
+    # (a row in its SQLite `acquire_write` table, the HNSW segment's length.bin). That is
+    # start-up, not a question; from then on no question may change a byte.
+    retriever = Retriever(INDEX_DIR)
+    return Assistant(engine, lambda: retriever)
 
 
 def test_corpus_is_big_enough() -> None:
@@ -104,12 +85,66 @@ def test_hundred_turn_follow_up_chains(assistant: Assistant, engine) -> None:
                            engine.thresholds.suppress_below)
 
 
-def test_respondent_level_requests_are_refused(assistant: Assistant) -> None:
-    for q in ("nps by respondent", "list every respondent's recommend score",
-              "give me the raw rows for cardiovex in germany"):
-        a = assistant.ask(q)
-        assert a.route in ("none", "clarify") and not a.values, (q, a.text)
-        assert not a.evidence_of("table")
+RESPONDENT_LEVEL = ["nps by respondent", "list every respondent's recommend score",
+                    "give me the raw rows for cardiovex in germany",
+                    "what did respondent 2025-Q4-DE-CARD-000001 answer?", "export the raw data",
+                    "which doctors gave a 0", "which doctors gave cardiovex a 0 in germany",
+                    "nps for each respondent_id",
+                    "show respondent-level data for oncelis in france"]
+
+
+@pytest.mark.parametrize("question", RESPONDENT_LEVEL)
+def test_respondent_level_requests_are_refused(assistant: Assistant, question: str) -> None:
+    a = assistant.ask(question)
+    assert (a.route, a.intent, a.query["refusal"]) == ("none", "out_of_scope",
+                                                       "respondent_level"), (question, a.text)
+    assert not a.values and not a.evidence_of("table") and not a.evidence_of("sql")
+    assert "respondent-level data" in a.text and "aggregates only" in a.text
+
+
+def test_a_refusal_inside_a_conversation_keeps_the_context(assistant: Assistant) -> None:
+    conv = Conversation()
+    assistant.ask("nps of cardiovex in germany 2025-Q4", conv)
+    assert assistant.ask("and which doctors gave it a 0?", conv).route == "none"
+    after = assistant.ask("and in France?", conv)
+    assert after.route == "engine" and after.query["brands"] == ["cardiovex"]
+
+
+def test_how_many_respondents_is_still_a_base_question(assistant: Assistant) -> None:
+    a = assistant.ask("how many respondents")
+    assert (a.route, a.intent, a.query["refusal"]) == ("retrieval", "methodology", None)
+
+
+def test_too_many_breakdowns_are_refused_before_running(assistant: Assistant) -> None:
+    a = assistant.ask("nps of cardiovex by market by wave by specialty")
+    assert (a.route, a.intent, a.query["refusal"]) == ("none", "kpi_value", "too_large")
+    assert not a.values and not a.evidence_of("sql")
+    assert "specialty, market, wave" in a.text and "at most 2 breakdowns" in a.text
+
+
+def test_a_long_breakdown_is_capped_with_a_message(assistant: Assistant) -> None:
+    # channel reach is measured per channel: 5 markets x 10 channels = 50 groups
+    a = assistant.ask("channel reach of cardiovex by market in 2025-Q4")
+    table = a.evidence_of("table")[0]["rows"]
+    assert a.route == "engine" and len(table) == 50
+    assert len(a.values) == 30 and "20 more groups" in a.text
+    assert any("first 30 are listed" in w for w in a.warnings)
+    assert a.text.count("\n- ") == 30
+
+
+def test_the_privacy_check_catches_leaks() -> None:
+    def answer(**kw) -> Answer:
+        return Answer(question="q", route="engine", intent="kpi_value", query={}, text="t", **kw)
+
+    low = {"kind": "table", "title": "t", "rows": [{"value": 12.0, "effective_base": 20.0}]}
+    rows = {"kind": "table", "title": "t", "rows": [{"respondent_id": "x", "value": None}]}
+    named = {"kind": "note", "text": "row of 2025-Q4-DE-CARD-000001"}
+    for bad in (answer(evidence=[low]), answer(evidence=[rows]), answer(evidence=[named])):
+        with pytest.raises(AssertionError):
+            assert_private(bad, 30.0)
+    echoed = Answer(question="what did 2025-Q4-DE-CARD-000001 say", route="none",
+                    intent="out_of_scope", query={"text": "2025-Q4-DE-CARD-000001"}, text="no")
+    assert_private(echoed, 30.0)  # the user's own words are not a leak
 
 
 def test_injected_numbers_are_never_echoed_as_results(assistant: Assistant) -> None:

@@ -24,10 +24,13 @@ import pytest
 
 from index.bm25 import tokenize
 from index.build import LOCK_FILE, build_index
+from index.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from index.embeddings import SentenceEmbeddings
 from index.errors import CorpusError, IndexBusyError, IndexCorruptError, IndexNotBuiltError
 from index.retrieval import Retriever
 from index.store import CURRENT_FILE, MANIFEST_FILE, VERSIONS_DIR
+from tests.index_fixtures import index_snapshot
+from tests.index_fixtures import index_versions as versions
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -75,20 +78,7 @@ class HashEmbeddings(SentenceEmbeddings):
 
 
 def snapshot(index_dir: Path, embedder: SentenceEmbeddings) -> list[list[tuple[str, str]]]:
-    """Top results per query and mode: the observable state of an index."""
-    retriever = Retriever(index_dir, embedder=embedder)
-    try:
-        return [
-            [(p.chunk_id, p.text) for p in retriever.search(q, k=4, mode=mode)]
-            for q in QUERIES
-            for mode in ("bm25", "dense", "hybrid")
-        ]
-    finally:
-        retriever.close()
-
-
-def versions(index_dir: Path) -> list[str]:
-    return sorted(p.name for p in (index_dir / VERSIONS_DIR).iterdir())
+    return index_snapshot(index_dir, embedder, QUERIES)
 
 
 @pytest.fixture
@@ -112,7 +102,8 @@ def test_first_build_then_noop(docs: Path, tmp_path: Path, embedder: HashEmbeddi
     assert (index_dir / CURRENT_FILE).read_text().strip() == first.version
     manifest = json.loads((index_dir / VERSIONS_DIR / first.version / MANIFEST_FILE).read_text())
     assert set(manifest["files"]) >= {"methodology/kpi_definitions.md", "user/field_notes.txt"}
-    assert manifest["chunk_size"] == 1200 and manifest["chunk_overlap"] == 150
+    assert (manifest["chunk_size"], manifest["chunk_overlap"]) == (
+        DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_OVERLAP)
 
     second = build_index([docs], index_dir, embedder=embedder, progress=False)
     assert second.chunks_embedded == 0 and second.files_unchanged == 8

@@ -19,13 +19,6 @@ BASE_SECTION = "Significance testing and base sizes > Minimum base rules"
 
 
 @pytest.fixture(scope="module")
-def embedder() -> SentenceEmbeddings:
-    model = SentenceEmbeddings()
-    model.warm()  # the model is cached per process: later instances are free
-    return model
-
-
-@pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceEmbeddings) -> tuple[
     Path, BuildReport
 ]:
@@ -149,3 +142,20 @@ def test_second_retriever_is_cheap(built: tuple[Path, BuildReport]) -> None:
     other.search("NPS", k=1, mode="dense")
     assert time.perf_counter() - started < 5.0
     other.close()
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_a_section_is_represented_by_its_best_chunk(retriever: Retriever, mode: str) -> None:
+    query = "Cardiovex Germany field force cut and the drop in ease and NPS"
+    every_chunk = retriever.search(query, k=10, mode=mode,  # type: ignore[arg-type]
+                                   distinct_sections=False)
+    sections = [(p.source, p.section) for p in every_chunk]
+    assert len(set(sections)) < len(sections)  # the long Cardiovex section has two chunks
+    distinct = retriever.search(query, k=10, mode=mode)  # type: ignore[arg-type]
+    keys = [(p.source, p.section) for p in distinct]
+    assert len(set(keys)) == len(keys) and distinct[0] == every_chunk[0]
+    best_chunk: dict[tuple[str, str], str] = {}
+    for p in every_chunk:
+        best_chunk.setdefault((p.source, p.section), p.chunk_id)
+    assert all(best_chunk.get(key, p.chunk_id) == p.chunk_id for p, key in zip(
+        distinct, keys, strict=True))

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,56 +12,11 @@ from index.build import BuildReport, build_index
 from index.embeddings import SentenceEmbeddings
 from index.errors import CxIndexError, IndexNotBuiltError
 from index.retrieval import Mode, Retriever
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
 FIXTURE_DOCS = Path(__file__).resolve().parent / "fixtures" / "docs"
-CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_heartbeat(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"chroma server exited early:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.25)
-    pytest.fail(f"chroma server did not answer its heartbeat in 60 s:\n{log.read_text()[-2000:]}")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    exe = CHROMA if CHROMA.exists() else shutil.which("chroma")
-    if not exe:
-        pytest.skip("the `chroma` executable (from the chromadb package) is not installed")
-    data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = data / "server.log"
-    with open(log, "wb") as log_fh:
-        proc = subprocess.Popen(
-            [str(exe), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port",
-             str(port)],
-            stdout=log_fh, stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_heartbeat(port, proc, log)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -174,4 +123,4 @@ def test_server_errors(
     with pytest.raises(IndexNotBuiltError, match="run `cxassist index build`"):
         Retriever(tmp_path, host=host, port=port, embedder=embedder, collection_prefix="other")
     with pytest.raises(CxIndexError, match="cannot reach the Chroma server"):
-        Retriever(tmp_path, host="127.0.0.1", port=_free_port(), embedder=embedder)
+        Retriever(tmp_path, host="127.0.0.1", port=free_port(), embedder=embedder)

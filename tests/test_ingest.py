@@ -5,12 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -223,20 +219,3 @@ def test_data_info_json_lists_the_sample_catalogue(sample_db: Path) -> None:
     assert (len(info["waves"]), len(info["markets"]), len(info["therapy_areas"]),
             len(info["brands"]), len(info["channels"])) == (6, 5, 3, 12, 10)
     assert info["dataset_version"] and info["tables"]["brand_ratings"] > 0
-
-
-def test_kill_during_ingest_leaves_the_old_database_intact(sample_dir: Path, small_csv: Path,
-                                                           tmp_path: Path) -> None:
-    db = tmp_path / "cx.duckdb"
-    ingest(small_csv, db)
-    before = _digest(db)
-    rng = random.Random(7)
-    for _ in range(5):
-        proc = subprocess.Popen([*CXASSIST, "data", "ingest", str(sample_dir), "--db", str(db)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 3.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert _digest(db) == before
-        with duckdb.connect(str(db), read_only=True) as con:
-            assert con.execute("SELECT count(*) FROM respondents").fetchone()[0] > 0

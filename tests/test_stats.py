@@ -18,23 +18,25 @@ from scipy import stats as sps
 from statsmodels.stats.proportion import proportions_ztest
 from statsmodels.stats.weightstats import DescrStatsW
 
+from cxengine.regression import (
+    CrossProducts,
+    importance_shares,
+    lmg_importance,
+    r_squared,
+    regression,
+    weighted_correlation,
+)
 from cxengine.stats import (
     DEFAULT_THRESHOLDS,
-    CrossProducts,
     Estimate,
     Moments,
     Thresholds,
     base_flags,
     correlation_test,
     estimate,
-    importance_shares,
     independent_z_test,
-    lmg_importance,
     paired_z_test,
-    r_squared,
-    regression,
     two_proportion_z_test,
-    weighted_correlation,
     welch_t_test,
 )
 
