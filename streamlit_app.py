@@ -1,25 +1,38 @@
-"""CX Benchmark Assistant: the Streamlit page. Layout and wiring only.
+"""CX Benchmark Assistant: the Streamlit page. Layout, wiring and rendering only.
 
-Answers come from `assistant.service.Assistant`; this page renders them (streamlit_views) and
-never computes a number itself. Everything runs inside one guard so that no traceback ever
-reaches the page: a failure becomes a plain sentence saying what to do.
+Answers come from `assistant.service.Assistant`; this page renders them (text, evidence tabs,
+buttons) and never computes a number itself: tables, charts and texts all come from the
+Answer. Everything runs inside one guard so that no traceback ever reaches the page: a
+failure becomes a plain sentence saying what to do.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from assistant.answer import Answer
+from assistant.charts import chart_spec, table_frame
 from assistant.config import Settings
 from assistant.conversation import Conversation
+from assistant.workshop_pack import (
+    answer_markdown,
+    chart_table,
+    fmt,
+    table_csv,
+    to_html,
+    to_markdown,
+    values_table,
+)
 
 STARTERS: dict[str, list[str]] = {
     "Brand leader": [
@@ -39,6 +52,7 @@ STARTERS: dict[str, list[str]] = {
     ],
 }
 NONE = "(none)"
+Ask = Callable[[str], None]
 # Test seams: "module:callable". The assistant factory gets the Engine; the retriever factory
 # is handed to the Assistant (used where the real index is not built).
 ASSISTANT_FACTORY_ENV = "CXASSIST_APP_ASSISTANT"
@@ -145,6 +159,162 @@ def load_assistant(db: str, index_dir: str, use_index: bool) -> Any:
     return Assistant(engine, retriever_factory=factory, llm=configured_llm())
 
 
+def values_frame(answer: Answer) -> pd.DataFrame:
+    columns, rows = values_table(answer)
+    frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+    if "flags" in frame:  # a list per row; a string reads better in a grid and in CSV
+        frame["flags"] = frame["flags"].map(fmt)
+    return frame
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "table"
+
+
+def _numbers_tab(a: Answer, key: str) -> None:
+    if a.values:
+        frame = values_frame(a)
+        st.dataframe(frame, hide_index=True)
+        st.download_button("Numbers as CSV", frame.to_csv(index=False), f"{a.intent}_values.csv",
+                           "text/csv", key=f"{key}-values-csv", on_click="ignore")
+    for i, t in enumerate(a.evidence_of("table")):
+        st.markdown(f"**{t.get('title', 'Table')}**")
+        st.dataframe(table_frame(t), hide_index=True)
+        st.download_button("Table as CSV", table_csv(t), f"{_slug(t.get('title', ''))}.csv",
+                           "text/csv", key=f"{key}-table-{i}", on_click="ignore")
+
+
+# Every rerun redraws the whole history, and building and validating an Altair chart costs
+# ~0.2 s: cached, so that with several sessions at once a new answer does not wait seconds
+# behind the redrawing of old ones.
+cached_chart_spec = st.cache_data(show_spinner=False, max_entries=1000)(chart_spec)
+
+
+def _chart_tab(a: Answer) -> None:
+    tables = a.evidence_of("table")
+    for c in a.evidence_of("chart"):
+        spec = cached_chart_spec(c, tables)
+        if spec is not None:
+            st.vega_lite_chart(spec=spec, width="stretch")
+        else:  # still show what would have been drawn
+            columns, rows = chart_table(c, tables)
+            st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True)
+
+
+def _definition_tab(a: Answer) -> None:
+    for d in a.evidence_of("definition"):
+        st.markdown(f"**{d.get('label') or d.get('kpi', '')}** (`{d.get('kpi', '')}`)")
+        if d.get("definition"):
+            st.markdown(str(d["definition"]))
+        if d.get("formula"):
+            st.code(str(d["formula"]), language="text")
+        extras = {k: v for k, v in d.items() if k in ("unit", "scale", "light_waves")}
+        if extras:
+            st.caption(" · ".join(f"{k}: {fmt(v)}" for k, v in extras.items()))
+    notes = a.evidence_of("note")
+    if notes:
+        st.markdown("**Method notes**")
+        for n in notes:
+            st.markdown(f"- {n.get('text', '')}")
+
+
+def _sql_tab(a: Answer) -> None:
+    for i, s in enumerate(a.evidence_of("sql"), start=1):
+        st.caption(f"Query {i} · {fmt(s.get('rows'))} rows · {fmt(s.get('ms'))} ms")
+        st.code(str(s.get("sql", "")), language="sql")
+        if s.get("params"):
+            st.code("params = " + repr(list(s["params"])), language="python")
+
+
+def _sources_tab(a: Answer) -> None:
+    for p in a.evidence_of("passage"):
+        where = " › ".join(str(x) for x in (p.get("title"), p.get("section")) if x)
+        wave = f" · wave {p['wave']}" if p.get("wave") else ""
+        st.markdown(f"**{where}**{wave}")
+        st.markdown("\n".join("> " + line for line in str(p.get("text", "")).splitlines()))
+        st.caption(f"source: {p.get('source', '')}")
+
+
+def _tests_tab(a: Answer) -> None:
+    rows = [{"test": t.get("label"), "method": t.get("test"), "statistic": t.get("statistic"),
+             "p_value": t.get("p_value"), "significant": t.get("significant"),
+             "difference": t.get("difference"),
+             "note": fmt((t.get("detail") or {}).get("reason"))} for t in a.evidence_of("test")]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def _tabs(a: Answer, key: str) -> list[tuple[str, Callable[[], None]]]:
+    tabs: list[tuple[str, Callable[[], None]]] = []
+    if a.values or a.evidence_of("table"):
+        tabs.append(("Numbers", lambda: _numbers_tab(a, key)))
+    if a.evidence_of("chart"):
+        tabs.append(("Chart", lambda: _chart_tab(a)))
+    if a.evidence_of("definition") or a.evidence_of("note"):
+        tabs.append(("Definition", lambda: _definition_tab(a)))
+    if a.evidence_of("sql"):
+        tabs.append(("SQL", lambda: _sql_tab(a)))
+    if a.evidence_of("passage"):
+        tabs.append(("Sources", lambda: _sources_tab(a)))
+    if a.evidence_of("test"):
+        tabs.append(("Tests", lambda: _tests_tab(a)))
+    if a.warnings:
+        tabs.append(("Warnings", lambda: [st.warning(w) for w in a.warnings]))
+    return tabs
+
+
+def render_answer(a: Answer, key: str, ask: Ask) -> None:
+    """Answer text, evidence tabs, then clarification options and suggestions as buttons.
+
+    `key` must be stable across reruns (the turn number) so buttons keep their identity.
+    Each part is guarded on its own: one bad evidence item must not hide the answer.
+    """
+    st.markdown(answer_markdown(a.text))
+    if a.warnings and a.route != "clarify":
+        st.caption("⚠ " + " · ".join(a.warnings[:2]) + (" …" if len(a.warnings) > 2 else ""))
+    tabs = _tabs(a, key)
+    if tabs:
+        for (label, draw), tab in zip(tabs, st.tabs([t[0] for t in tabs]), strict=True):
+            with tab:
+                try:
+                    draw()
+                except Exception as exc:  # noqa: BLE001 - a broken tab must not break the page
+                    st.info(f"This {label.lower()} evidence could not be shown "
+                            f"({type(exc).__name__}).")
+    _buttons(a.options, f"{key}-opt", ask, primary=True)
+    if a.suggestions:
+        st.caption("You could also ask:")
+        _buttons(a.suggestions, f"{key}-sug", ask, primary=False)
+
+
+def _buttons(labels: list[str], key: str, ask: Ask, *, primary: bool) -> None:
+    if not labels:
+        return
+    cols = st.columns(min(len(labels), 3))
+    for j, label in enumerate(labels):
+        with cols[j % len(cols)]:
+            st.button(label, key=f"{key}-{j}", on_click=ask, args=(label,),
+                      type="primary" if primary else "secondary", width="stretch")
+
+
+def starter_buttons(starters: dict[str, list[str]], ask: Ask) -> None:
+    for group, questions in starters.items():
+        with st.expander(group, expanded=False):
+            for j, q in enumerate(questions):
+                st.button(q, key=f"starter-{_slug(group)}-{j}", on_click=ask, args=(q,),
+                          width="stretch")
+
+
+def pack_downloads(turns: list[tuple[str, Answer]], dataset_version: str) -> None:
+    """The whole conversation to take into a workshop, as Markdown and as HTML."""
+    st.download_button("Workshop pack (Markdown)",
+                       to_markdown(turns, dataset_version=dataset_version),
+                       "cx_workshop_pack.md", "text/markdown", key="pack-md",
+                       on_click="ignore", width="stretch")
+    st.download_button("Workshop pack (HTML)", to_html(turns, dataset_version=dataset_version),
+                       "cx_workshop_pack.html", "text/html", key="pack-html",
+                       on_click="ignore", width="stretch")
+
+
 def new_conversation() -> Conversation:
     return Conversation()
 
@@ -181,8 +351,6 @@ def ask(assistant: Any, question: str) -> Answer:
 def sidebar(catalogue: Any, settings: Settings) -> tuple[dict[str, str | None], Any]:
     """The sidebar; returns the default context and the slot the workshop pack goes in
     (filled by `main` once this run's question is answered, so the pack holds it too)."""
-    from streamlit_views import starter_buttons
-
     with st.sidebar:
         st.header("CX Benchmark Assistant")
         with st.expander(f"Dataset {catalogue.dataset_version}", expanded=False):
@@ -230,7 +398,6 @@ def main() -> None:
                "them; documents quoted with their source.")
     # The chat box comes first so people can type while the engine loads on a first visit.
     prompt = st.chat_input("Ask about the benchmark, e.g. How is Cardiovex doing in Germany?")
-    from streamlit_views import pack_downloads, render_answer
 
     settings = Settings()
     problems = prepare(settings)

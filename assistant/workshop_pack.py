@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,13 @@ def fmt(v: Any) -> str:
     if isinstance(v, dict):
         return ", ".join(f"{k}={fmt(x)}" for k, x in v.items())
     return str(v)
+
+
+def answer_markdown(text: str) -> str:
+    """An answer's text as Markdown. Its lines are separate statements (numbers, quotes,
+    assumptions): a hard line break keeps each on its own line instead of one run-on
+    paragraph; blank lines still separate paragraphs."""
+    return re.sub(r"(?<!\n)\n(?!\n)", "  \n", text or "_(no answer text)_")
 
 
 def table_csv(table: dict[str, Any]) -> str:
@@ -121,7 +129,7 @@ def to_markdown(turns: Sequence[Turn], *, title: str = DEFAULT_TITLE,
         out.append(f"Dataset version: `{dataset_version}`")
     for n, (question, a) in enumerate(turns, start=1):
         out.append(f"## {n}. {question}")
-        out.append(a.text)
+        out.append(answer_markdown(a.text))
         if a.values:
             out += ["### Numbers", _md_table(*values_table(a))]
         tables = a.evidence_of("table")

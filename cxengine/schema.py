@@ -267,15 +267,17 @@ LIGHT_NULL_COLUMNS: tuple[str, ...] = tuple(
 FULL_WAVE_ONLY_TABLES: tuple[str, ...] = ("channel_interactions", "content_exposure")
 
 
-def schema_markdown() -> str:
-    """The schema as Markdown tables, for docs/schema.md (kept in sync by a test)."""
-    lines = ["# Data schema", "",
+def schema_markdown(level: int = 1) -> str:
+    """The schema as Markdown tables, its title at heading `level` (the README holds it at
+    level 2, kept in sync by a test)."""
+    h = "#" * level
+    lines = [f"{h} Data schema reference", "",
              "Generated from `cxengine/schema.py` (`cxassist data schema`). "
              "Types are DuckDB types. Light waves (`wave_type = light`) leave the columns "
              "marked *light: NULL* empty and carry no `channel_interactions` or "
              "`content_exposure` rows.", ""]
     for t in TABLES:
-        lines += [f"## `{t.name}`", "", t.description, "",
+        lines += [f"{h}# `{t.name}`", "", t.description, "",
                   f"Key: ({', '.join(t.key)})" + "".join(
                       f"; ({', '.join(fk.columns)}) → `{fk.table}`" for fk in t.foreign_keys),
                   "", "| column | type | description | scale / values | NULL |",

@@ -55,10 +55,11 @@ class Document:
     kind: str  # "markdown" | "text" | "pdf"
     doc_type: str
     title: str
-    wave: str | None
-    markets: tuple[str, ...]
-    therapy_areas: tuple[str, ...]
-    brands: tuple[str, ...]
+    # Users' own plain-text and PDF documents carry no benchmark metadata.
+    wave: str | None = None
+    markets: tuple[str, ...] = ()
+    therapy_areas: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
     body: str = ""
     pages: tuple[str, ...] = ()
 
@@ -169,10 +170,6 @@ def _load_text(src: SourceFile) -> Document:
         kind="text",
         doc_type="user_document",
         title=title,
-        wave=None,
-        markets=(),
-        therapy_areas=(),
-        brands=(),
         body=body,
     )
 
@@ -197,10 +194,6 @@ def _load_pdf(src: SourceFile) -> Document:
         kind="pdf",
         doc_type="user_document",
         title=title,
-        wave=None,
-        markets=(),
-        therapy_areas=(),
-        brands=(),
         pages=pages,
     )
 

@@ -16,9 +16,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from assistant.answer import Answer
-from assistant.conversation import Conversation
+from assistant.charts import build_chart
 from cxengine.engine import Engine
-from streamlit_views import build_chart
 from tests.conftest import ROOT
 from tests.test_app import ask
 
