@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from index.chroma_client import Records, read_records
-from index.chunking import Chunk, chunk_document, split_text
+from index.chunking import Chunk, chunk_document, chunker_fingerprint, split_text
 from index.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from index.corpus import SUPPORTED_SUFFIXES, find_sources, load_document
 from index.embeddings import SentenceEmbeddings
@@ -243,7 +243,7 @@ def build_index(
             prev_manifest = previous.manifest if previous is not None else None
             reusable_files = prev_manifest is not None and prev_manifest.same_settings(
                 embedding_model=embedder.model_name, chunk_size=chunk_size,
-                chunk_overlap=chunk_overlap,
+                chunk_overlap=chunk_overlap, chunker=chunker_fingerprint(),
             )
             plan = _plan(dirs, prev_manifest if reusable_files else None, chunk_size,
                          chunk_overlap)
@@ -278,6 +278,7 @@ def build_index(
                     chunk_size=chunk_size,
                     chunk_overlap=chunk_overlap,
                     files=files,
+                    chunker=chunker_fingerprint(),
                 )
                 commit_version(pending, manifest)
             except BaseException:

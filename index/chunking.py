@@ -14,6 +14,8 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from index.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from index.corpus import Document
@@ -21,6 +23,18 @@ from index.mentions import narrow_scope
 from index.metadata import MetadataValue, list_metadata
 
 SECTION_SEP = " > "
+# The modules whose code decides a chunk's text and metadata: a build whose manifest records
+# another fingerprint re-chunks every file (unchanged chunk texts keep their vectors).
+_CHUNKER_MODULES = ("chunking.py", "corpus.py", "mentions.py", "metadata.py")
+
+
+@cache
+def chunker_fingerprint() -> str:
+    """A hash of the chunker's own code, recorded in each index manifest."""
+    digest = hashlib.sha256()
+    for name in _CHUNKER_MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 _HEADING_RE = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")

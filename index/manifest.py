@@ -29,18 +29,22 @@ class Manifest:
     chunk_overlap: int
     files: dict[str, FileEntry] = field(default_factory=dict)
     format: int = MANIFEST_FORMAT
+    chunker: str = ""  # index.chunking.chunker_fingerprint() of the build
 
     @property
     def chunk_count(self) -> int:
         return sum(len(entry.chunk_ids) for entry in self.files.values())
 
-    def same_settings(self, *, embedding_model: str, chunk_size: int, chunk_overlap: int) -> bool:
-        """Whether chunks of this manifest can be reused by a build with these settings."""
+    def same_settings(self, *, embedding_model: str, chunk_size: int, chunk_overlap: int,
+                      chunker: str) -> bool:
+        """Whether chunks of this manifest can be reused by a build with these settings and
+        this chunker code."""
         return (
             self.format == MANIFEST_FORMAT
             and self.embedding_model == embedding_model
             and self.chunk_size == chunk_size
             and self.chunk_overlap == chunk_overlap
+            and self.chunker == chunker
         )
 
     def to_json(self) -> str:
@@ -68,6 +72,7 @@ class Manifest:
                 chunk_overlap=int(data["chunk_overlap"]),
                 files=files,
                 format=int(data.get("format", 0)),
+                chunker=str(data.get("chunker", "")),
             )
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError(f"malformed manifest: {type(exc).__name__}: {exc}") from None

@@ -51,6 +51,7 @@ def sample_docs(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def _index_is_current(index_dir: Path, docs: Path, model_name: str) -> bool:
     """Whether `index_dir` holds a build of exactly these files with the default settings."""
+    from index.chunking import chunker_fingerprint
     from index.config import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
     from index.corpus import find_sources
     from index.errors import CxIndexError
@@ -65,7 +66,7 @@ def _index_is_current(index_dir: Path, docs: Path, model_name: str) -> bool:
         built = {source: entry.file_hash for source, entry in manifest.files.items()}
         return manifest.same_settings(
             embedding_model=model_name, chunk_size=DEFAULT_CHUNK_SIZE,
-            chunk_overlap=DEFAULT_CHUNK_OVERLAP,
+            chunk_overlap=DEFAULT_CHUNK_OVERLAP, chunker=chunker_fingerprint(),
         ) and built == {src.source: src.file_hash() for src in find_sources([docs])}
     finally:
         opened.close()

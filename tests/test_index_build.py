@@ -160,6 +160,21 @@ def test_changed_chunking_settings_rechunk_everything(
     assert Retriever(index_dir, embedder=embedder).describe()["chunk_size"] == 300
 
 
+def test_changed_chunker_code_rechunks_everything_and_reuses_vectors(
+    docs: Path, tmp_path: Path, embedder: HashEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit to the chunker's code (its fingerprint) re-chunks every file on the next
+    build; chunks whose text did not change keep their vectors instead of being re-embedded."""
+    index_dir = tmp_path / "index"
+    first = build_index([docs], index_dir, embedder=embedder, progress=False)
+    monkeypatch.setattr("index.build.chunker_fingerprint", lambda: "edited-chunker")
+    again = build_index([docs], index_dir, embedder=embedder, progress=False)
+    assert again.files_updated == first.files_added and again.files_unchanged == 0
+    assert again.chunks_embedded == 0 and again.chunks_reused == first.chunks_total
+    assert build_index([docs], index_dir, embedder=embedder, progress=False).version == \
+        again.version  # recorded: the next build is a no-op
+
+
 def test_failed_embedding_keeps_previous_index(
     docs: Path, tmp_path: Path, embedder: HashEmbeddings
 ) -> None:

@@ -1,12 +1,14 @@
-"""Retrieval quality on the labelled set (tests/retrieval_eval/*.yaml) over the sample index.
+"""Retrieval quality on the labelled set (tests/retrieval_eval/*.yaml) over the sample index,
+read locally (PersistentClient) and through a real Chroma server (`chroma run`, HttpClient).
 
 Each question names its gold section(s); BM25, dense and hybrid search are scored with
-recall@5, MRR and nDCG@10 (definitions in `index.evaluation`). The table is printed; run with
-`pytest -s tests/test_retrieval_eval.py` to see it.
+recall@5, MRR and nDCG@10 (definitions in `index.evaluation`). The tables are printed; run
+with `pytest -s tests/test_retrieval_eval.py` to see them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,9 +35,30 @@ def questions() -> list[EvalQuestion]:
     return load_questions(EVAL_SETS)
 
 
+@pytest.fixture(scope="module", params=["local", "server"])
+def retriever(request: pytest.FixtureRequest, sample_docs: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
+    """The sample index as users read it: the local store, or the same corpus built into a
+    Chroma server through `cxassist index build`'s code path (HttpClient)."""
+    if request.param == "local":
+        yield request.getfixturevalue("sample_retriever")
+        return
+    from index.build import build_index
+
+    host, port = request.getfixturevalue("server")
+    embedder = request.getfixturevalue("embedder")
+    lock_dir = tmp_path_factory.mktemp("server-eval")
+    build_index([sample_docs], lock_dir, host=host, port=port, embedder=embedder,
+                progress=False)
+    served = Retriever(lock_dir, host=host, port=port, embedder=embedder)
+    assert served.describe()["mode"] == "server"
+    yield served
+    served.close()
+
+
 @pytest.fixture(scope="module")
-def scores(sample_retriever: Retriever, questions: list[EvalQuestion]) -> dict[str, ModeScores]:
-    return evaluate(sample_retriever, questions, MODES)
+def scores(retriever: Retriever, questions: list[EvalQuestion]) -> dict[str, ModeScores]:
+    return evaluate(retriever, questions, MODES)
 
 
 def test_labelled_set_is_large_and_points_at_real_sections(
@@ -70,19 +93,20 @@ def _matches(passage: Passage, filters: dict[str, str]) -> bool:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_filtered_questions_only_get_passages_that_pass_the_filters(
-    sample_retriever: Retriever, questions: list[EvalQuestion], mode: str
+    retriever: Retriever, questions: list[EvalQuestion], mode: str
 ) -> None:
     filtered = [q for q in questions if q.filters]
     assert len(filtered) >= 10
     for q in filtered:
-        passages = sample_retriever.search(q.question, k=10, mode=mode, **q.filters)
+        passages = retriever.search(q.question, k=10, mode=mode, **q.filters)
         assert passages, q.question
         wrong = [p.citation() for p in passages if not _matches(p, dict(q.filters))]
         assert not wrong, (q.question, q.filters, wrong)
 
 
-def test_scores_per_mode(scores: dict[str, ModeScores]) -> None:
-    print("\nretrieval evaluation on the sample index\n" + format_table(scores))
+def test_scores_per_mode(request: pytest.FixtureRequest, scores: dict[str, ModeScores]) -> None:
+    where = request.node.callspec.params["retriever"]
+    print(f"\nretrieval evaluation on the sample index ({where})\n" + format_table(scores))
     for mode in MODES:
         misses = scores[mode].misses
         print(f"{mode}: {len(misses)} questions without a gold section in the top 5")
