@@ -28,13 +28,13 @@ $(STAMP): pyproject.toml
 
 data: $(DB)
 
-$(DB): $(STAMP) data/sample/scenario.yaml cxengine/schema.py cxengine/ingest.py $(wildcard data/sample/reports/*.md)
+$(DB): $(STAMP) data/sample/scenario.yaml cxengine/schema.py cxengine/ingest.py cxengine/validation.py cxengine/sample.py cxengine/sample_writer.py cxengine/scenario.py cxengine/reports.py $(wildcard data/sample/reports/*.md)
 	$(BIN)/cxassist data build
 
 index: $(INDEX)
 
 # index/config.py holds the chunking defaults: changing them re-chunks the corpus.
-$(INDEX): $(DB) $(wildcard data/sample/docs/methodology/*.md) index/config.py
+$(INDEX): $(DB) $(wildcard data/sample/docs/methodology/*.md) index/config.py index/chunking.py index/corpus.py index/mentions.py index/metadata.py
 	$(BIN)/cxassist index build
 
 run: $(INDEX)

@@ -21,36 +21,24 @@ import pandas as pd
 import streamlit as st
 
 from assistant.answer import Answer
-from assistant.charts import chart_spec, table_frame
+from assistant.charts import chart_spec, table_frame, values_frame
 from assistant.config import Settings
 from assistant.conversation import Conversation
 from assistant.workshop_pack import (
     answer_markdown,
     chart_table,
+    dataset_lines,
+    display_rows,
     fmt,
+    llm_status,
+    page_warnings,
+    starter_questions,
     table_csv,
+    tests_table,
     to_html,
     to_markdown,
-    values_table,
 )
 
-STARTERS: dict[str, list[str]] = {
-    "Brand leader": [
-        "How is Cardiovex doing in Germany?",
-        "Are we ahead of the leader on NPS?",
-        "Which channel gives Cardiovex the best experience in Germany?",
-    ],
-    "Analyst": [
-        "How exactly is NPS computed here?",
-        "What is the base for Cardiovex prescribers in Germany in 2025-Q4?",
-        "Is the drop in Cardiovex NPS in Germany in 2025-Q4 significant?",
-    ],
-    "Workshop team": [
-        "Why did Cardiovex's NPS fall in Germany in 2025-Q4?",
-        "Which drivers matter most for recommendation in oncology?",
-        "What should we fix first?",
-    ],
-}
 NONE = "(none)"
 Ask = Callable[[str], None]
 # Test seams: "module:callable". The assistant factory gets the Engine; the retriever factory
@@ -72,7 +60,8 @@ def friendly(exc: BaseException) -> str:
         if name == "QueryTimeout":
             return "The query took too long and was stopped: narrow the question (one brand, " \
                    "market or wave) and ask again."
-        return "The benchmark database is missing or damaged: run `make data`, then reload."
+        return (f"The benchmark database is missing or damaged: delete {Settings().db} and "
+                "run `make data` (or run `.venv/bin/cxassist data build`), then reload.")
     if name in ("IndexNotBuiltError", "IndexCorruptError", "CxIndexError"):
         return "The document index is missing or damaged: run `make index`, then reload. " \
                "Numbers still work; document passages do not."
@@ -92,34 +81,78 @@ def _index_ready(settings: Settings) -> bool:
     return (settings.index_dir / ".complete").exists() or settings.chroma_host is not None
 
 
-def prepare(settings: Settings) -> list[str]:
+# What each first-start build makes, and what is lost while it is missing.
+BUILDS = {"data": ("the benchmark database", ""),
+          "index": ("the document index", " Numbers still work; document passages do not.")}
+
+
+@st.cache_resource(show_spinner=False)
+def build_failures() -> dict[str, str]:
+    """What failed to build in this server process ("data"/"index" -> message): remembered
+    so that a rerun does not rebuild; retried only from the Retry button."""
+    return {}
+
+
+def prepare(settings: Settings) -> dict[str, str]:
     """First start: build the database and the index when they are missing, visibly.
 
-    Returns problems that still allow serving (a missing index only loses passages)."""
-    problems: list[str] = []
-    steps = []
-    if not Path(settings.db).exists():
-        steps.append(("data", "Building the sample benchmark database"))
-    if not os.environ.get(RETRIEVER_FACTORY_ENV) and not _index_ready(settings):
-        steps.append(("index", "Building the document index"))
-    if not steps:
-        return problems
+    Returns the problems that still allow serving (a missing index only loses passages);
+    a database that could not be built raises StartupError."""
+    missing = [what for what, absent in (
+        ("data", not Path(settings.db).exists()),
+        ("index", not os.environ.get(RETRIEVER_FACTORY_ENV) and not _index_ready(settings)),
+    ) if absent]
+    failed = build_failures()
+    _raise_if_no_data(missing, failed)  # nothing else is built beside a failed database
+    if any(what not in failed for what in missing):
+        _build_visibly([what for what in missing if what not in failed], failed)
+        _raise_if_no_data(missing, failed)
+    return {what: failed[what] for what in missing if what in failed}
+
+
+def _raise_if_no_data(missing: list[str], failed: dict[str, str]) -> None:
+    if "data" in missing and "data" in failed:
+        raise StartupError(failed["data"])
+
+
+def _build_visibly(steps: list[str], failed: dict[str, str]) -> None:
+    """Run the builds under one `st.status`, recording each failure in `failed`."""
     with st.status("Preparing the assistant (first start)…", expanded=True) as status:
-        for what, label in steps:
+        for what in steps:
+            label = f"Building {BUILDS[what][0]}"
             st.write(f"{label}…")
             failure = _build(what)
-            if failure is not None:
-                msg = (f"`cxassist {what} build` failed ({failure}): "
-                       f"run `make {what}` in a terminal to see why.")
-                if what == "data":
-                    status.update(label="The benchmark database could not be built",
-                                  state="error")
-                    raise StartupError(msg)
-                problems.append(msg)
-            else:
+            if failure is None:
                 st.write(f"{label}: done.")
-        status.update(label="Ready", state="complete", expanded=False)
-    return problems
+                continue
+            failed[what] = (f"`cxassist {what} build` failed ({failure}): run `make {what}` in "
+                            f"a terminal to see why.{BUILDS[what][1]}")
+            if what == "data":
+                status.update(label="The benchmark database could not be built", state="error")
+                return
+        status.update(label="Ready" if "index" not in failed else
+                      "Ready, without the document index", state="complete", expanded=False)
+
+
+def retry_button(what: str) -> None:
+    """Forget a remembered build failure, so that the next run builds again."""
+    st.button(f"Retry building {BUILDS[what][0]}", key=f"retry-{what}",
+              on_click=build_failures().pop, args=(what, None))
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def server_index_problem(host: str, port: int) -> str | None:
+    """Whether the Chroma server holds a usable index: a cheap look (no model, no search),
+    repeated every few minutes; the page never builds anything on a server."""
+    from index.store import IndexLocation, open_index
+
+    try:
+        open_index(IndexLocation(Path("."), host=host, port=port)).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: no passages from there
+        return (f"No usable document index on the Chroma server {host}:{port} ({exc}). "
+                "Build it there with `cxassist index build` (CXASSIST_CHROMA_HOST set). "
+                "Numbers still work; document passages do not.")
+    return None
 
 
 def _build(what: str) -> str | None:
@@ -159,27 +192,21 @@ def load_assistant(db: str, index_dir: str, use_index: bool) -> Any:
     return Assistant(engine, retriever_factory=factory, llm=configured_llm())
 
 
-def values_frame(answer: Answer) -> pd.DataFrame:
-    columns, rows = values_table(answer)
-    frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
-    if "flags" in frame:  # a list per row; a string reads better in a grid and in CSV
-        frame["flags"] = frame["flags"].map(fmt)
-    return frame
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "table"
 
 
 def _numbers_tab(a: Answer, key: str) -> None:
     if a.values:
-        frame = values_frame(a)
-        st.dataframe(frame, hide_index=True)
-        st.download_button("Numbers as CSV", frame.to_csv(index=False), f"{a.intent}_values.csv",
-                           "text/csv", key=f"{key}-values-csv", on_click="ignore")
+        st.dataframe(values_frame(a), hide_index=True)
+        st.download_button("Numbers as CSV (full precision)",
+                           values_frame(a, exact=True).to_csv(index=False),
+                           f"{a.intent}_values.csv", "text/csv", key=f"{key}-values-csv",
+                           on_click="ignore")
     for i, t in enumerate(a.evidence_of("table")):
         st.markdown(f"**{t.get('title', 'Table')}**")
-        st.dataframe(table_frame(t), hide_index=True)
+        st.dataframe(table_frame({**t, "rows": display_rows(t.get("rows", []))}),
+                     hide_index=True)
         st.download_button("Table as CSV", table_csv(t), f"{_slug(t.get('title', ''))}.csv",
                            "text/csv", key=f"{key}-table-{i}", on_click="ignore")
 
@@ -236,11 +263,8 @@ def _sources_tab(a: Answer) -> None:
 
 
 def _tests_tab(a: Answer) -> None:
-    rows = [{"test": t.get("label"), "method": t.get("test"), "statistic": t.get("statistic"),
-             "p_value": t.get("p_value"), "significant": t.get("significant"),
-             "difference": t.get("difference"),
-             "note": fmt((t.get("detail") or {}).get("reason"))} for t in a.evidence_of("test")]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    columns, rows = tests_table(a.evidence_of("test"))
+    st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True)
 
 
 def _tabs(a: Answer, key: str) -> list[tuple[str, Callable[[], None]]]:
@@ -257,8 +281,8 @@ def _tabs(a: Answer, key: str) -> list[tuple[str, Callable[[], None]]]:
         tabs.append(("Sources", lambda: _sources_tab(a)))
     if a.evidence_of("test"):
         tabs.append(("Tests", lambda: _tests_tab(a)))
-    if a.warnings:
-        tabs.append(("Warnings", lambda: [st.warning(w) for w in a.warnings]))
+    if page_warnings(a):
+        tabs.append(("Warnings", lambda: [st.warning(w) for w in page_warnings(a)]))
     return tabs
 
 
@@ -269,8 +293,9 @@ def render_answer(a: Answer, key: str, ask: Ask) -> None:
     Each part is guarded on its own: one bad evidence item must not hide the answer.
     """
     st.markdown(answer_markdown(a.text))
-    if a.warnings and a.route != "clarify":
-        st.caption("⚠ " + " · ".join(a.warnings[:2]) + (" …" if len(a.warnings) > 2 else ""))
+    warnings = page_warnings(a)
+    if warnings and a.route != "clarify":
+        st.caption("⚠ " + " · ".join(warnings[:2]) + (" …" if len(warnings) > 2 else ""))
     tabs = _tabs(a, key)
     if tabs:
         for (label, draw), tab in zip(tabs, st.tabs([t[0] for t in tabs]), strict=True):
@@ -348,20 +373,14 @@ def ask(assistant: Any, question: str) -> Answer:
                       text=friendly(exc))
 
 
-def sidebar(catalogue: Any, settings: Settings) -> tuple[dict[str, str | None], Any]:
+def sidebar(catalogue: Any, settings: Settings, llm: Any) -> tuple[dict[str, str | None], Any]:
     """The sidebar; returns the default context and the slot the workshop pack goes in
     (filled by `main` once this run's question is answered, so the pack holds it too)."""
     with st.sidebar:
         st.header("CX Benchmark Assistant")
         with st.expander(f"Dataset {catalogue.dataset_version}", expanded=False):
-            st.markdown("**Waves:** " + ", ".join(f"{w['wave_id']} ({w['wave_type']})"
-                                                  for w in catalogue.waves))
-            st.markdown("**Markets:** " + ", ".join(f"{m['market_id']} {m['name']}"
-                                                    for m in catalogue.markets))
-            st.markdown("**Therapy areas:** " + ", ".join(f"{t['ta_id']} {t['name']}"
-                                                          for t in catalogue.therapy_areas))
-            st.markdown("**Brands:** " + ", ".join(f"{b['name']} ({b['company']}, {b['ta_id']})"
-                                                   for b in catalogue.brands))
+            for line in dataset_lines(catalogue):
+                st.markdown(line)
         st.subheader("My default context")
         st.caption("Fills what a question leaves out.")
         context = {
@@ -376,11 +395,13 @@ def sidebar(catalogue: Any, settings: Settings) -> tuple[dict[str, str | None], 
                            for w in catalogue.waves}, "ctx_wave"),
         }
         st.subheader("Try asking")
-        starter_buttons(STARTERS, queue)
+        starter_buttons(starter_questions(catalogue), queue)
         st.divider()
-        llm = settings.llm
-        st.caption(f"LLM: **on** ({llm})" if llm else
-                   "LLM: **off** (set CXASSIST_LLM to enable); answers are deterministic.")
+        st.caption(llm_status(llm, settings.llm))
+        if settings.chroma_host and not os.environ.get(RETRIEVER_FACTORY_ENV):
+            problem = server_index_problem(settings.chroma_host, settings.chroma_port)
+            if problem:
+                st.warning(problem)
         st.button("New conversation", key="new_conversation", on_click=reset, width="stretch")
         pack = st.container()
     return context, pack
@@ -397,16 +418,17 @@ def main() -> None:
     st.caption("Exact numbers from the benchmark, with base, confidence and the query behind "
                "them; documents quoted with their source.")
     # The chat box comes first so people can type while the engine loads on a first visit.
-    prompt = st.chat_input("Ask about the benchmark, e.g. How is Cardiovex doing in Germany?")
+    prompt = st.chat_input("Ask about the benchmark: a number, a definition, why it moved…")
 
     settings = Settings()
     problems = prepare(settings)
     engine = load_engine(str(settings.db))
     assistant = load_assistant(str(settings.db), str(settings.index_dir), _index_ready(settings))
     catalogue = engine.catalogue()
-    context, pack = sidebar(catalogue, settings)
-    for p in problems:
-        st.warning(p)
+    context, pack = sidebar(catalogue, settings, getattr(assistant, "llm", None))
+    for what, problem in problems.items():
+        st.warning(problem)
+        retry_button(what)
     if "conversation" not in st.session_state:
         st.session_state["conversation"] = new_conversation()
     set_defaults(st.session_state["conversation"], context)
@@ -436,3 +458,5 @@ try:
     main()
 except Exception as exc:  # noqa: BLE001 - last guard: a plain message instead of a traceback
     st.error(friendly(exc))
+    if isinstance(exc, StartupError):
+        retry_button("data")

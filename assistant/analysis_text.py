@@ -1,20 +1,28 @@
 """The text of each numeric answer, written only from the engine's computed values.
 
 One method per analysis intent (`_<intent>`); each receives the completed query,
-the routed result and a `figures` dict where it records any number it derives
-for display, so that the number is in the evidence too.
+the routed result and a `Draft` where it records any number it derives for display
+(so that the number is in the evidence too), any headline value it states that the
+engine result does not list, and any evidence of its own.
 """
 
 from __future__ import annotations
 
-from assistant.phrasing import Phrasing, excerpt
+from typing import Any
+
+from assistant.lexicon import normalise
+from assistant.phrasing import Draft, Phrasing, excerpt
 from assistant.query import Query
 from assistant.router import Routed, breakdown_dims
 from cxengine.kpis import get_kpi
 
+# The groups a mix-versus-rate split runs across, by segment dimension.
+_SEGMENT_GROUPS = {"prescriber": "prescribers and non-prescribers",
+                   "specialty": "specialties", "setting": "settings"}
+
 
 class AnalysisText(Phrasing):
-    def _kpi_value(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _kpi_value(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         vals = [v.to_dict() for v in r.result.values]
         head = f"{kpi.label} for {self._where(q)}, {', '.join(q.waves) or 'all waves'}"
@@ -30,26 +38,30 @@ class AnalysisText(Phrasing):
         if len(vals) > self.max_listed:
             lines.append(f"... and {len(vals) - self.max_listed} more groups in the table; "
                          "narrow the question to list them.")
-            figures["groups_not_listed"] = len(vals) - self.max_listed
+            d.figures["groups_not_listed"] = len(vals) - self.max_listed
         return "\n".join(lines) + self._defaults(q)
 
-    def _ranking(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _ranking(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         rows = [row for row in r.result.table if row.get("rank")]
         head = (f"{kpi.label} ranking, {self._name('ta', q.ta)}, {self._name('market', q.market)}"
                 f", {q.wave}")
         if not rows:
             return self._coverage(q) or f"{head}: no brand has enough base to rank."
+        leader = next(row for row in rows if row.get("leader"))
+        tests = {t.get("label"): t for t in r.result.evidence_of("test")}
         parts = []
         for row in rows:
             item = f"{row['rank']}. {row['name']} {kpi.format(row['value'])}"
             if row.get("leader"):
                 item += " (leader)"
             elif row.get("gap_to_leader") is not None:
-                item += f" (gap to leader {kpi.format_change(row['gap_to_leader'])}"
-                if "gap_significant" in row:
-                    item += ", " + ("significant" if row["gap_significant"] else
-                                    "not significant") + f" at {self.conf_pct}%"
+                gap = self._difference(kpi.id, row["gap_to_leader"],
+                                       (leader["value"], row["value"]))
+                item += f" (gap to leader {gap}"
+                test = tests.get(f"{row['name']} vs leader {leader['name']}")
+                if test is not None:  # the engine records one per brand it could pair
+                    item += ", " + self._significance(test, name=False)
                 item += ")"
             if "small_base" in (row.get("flags") or ""):
                 item += " [small base]"
@@ -58,28 +70,34 @@ class AnalysisText(Phrasing):
         tail = f" Not shown (base too low): {', '.join(hidden)}." if hidden else ""
         return f"{head}:\n" + "\n".join(parts) + tail + self._defaults(q)
 
-    def _trend(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _trend(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         rows = r.result.table
         head = f"{kpi.label} for {self._where(q)} over waves"
         if not rows:
             return f"{head}: no data."
         lines = [f"{head}:"]
+        shown: dict[Any, float] = {}  # last value shown per channel line
         for row in rows:
             ch = f" {row['channel']}" if row.get("channel") else ""
+            if "suppressed" in (row.get("flags") or ""):
+                lines.append(f"- {row['wave']}{ch}: base too low, not shown")
+                continue
             line = f"- {row['wave']}{ch}: {kpi.format(row['value'])}"
+            before = shown.get(row.get("channel"))
             if row.get("change") is not None:
-                line += (f" ({self._change(kpi.id, row['change'])} vs previous, "
-                         f"{self._significance(row.get('significant'), None)})")
+                pair = None if before is None else (before, row["value"])
+                line += (f" ({self._change(kpi.id, row['change'], pair)} vs previous, "
+                         f"{self._significance(row, name=False)})")
             if "small_base" in (row.get("flags") or ""):
                 line += " [small base]"
-            if "suppressed" in (row.get("flags") or ""):
-                line = f"- {row['wave']}{ch}: base too low, not shown"
+            if row.get("value") is not None:
+                shown[row.get("channel")] = row["value"]
             lines.append(line)
         notes = [e["text"] for e in r.result.evidence_of("note") if "light wave" in e["text"]]
         return "\n".join(lines + notes) + self._defaults(q)
 
-    def _compare(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _compare(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         c = q.compare
         res = r.result
@@ -90,33 +108,58 @@ class AnalysisText(Phrasing):
             return (f"{self._name('brand', leader)} is the {kpi.label} leader in "
                     f"{self._name('ta', q.ta)}, {self._name('market', q.market)}, {q.wave}: "
                     + self._value(res.values[0].to_dict()) + "." + self._defaults(q))
-        sides = []
-        for side in (c.a, c.b):
-            v = next((x.to_dict() for x in res.values
-                      if x.to_dict().get(c.dimension) == side), None)
-            label = self._name(c.dimension, side) if c.dimension != "wave" else side
-            sides.append(f"{label} {self._value(v) if v else 'no data'}")
+        sides = [next((x.to_dict() for x in res.values if x.to_dict().get(c.dimension) == side),
+                      None) for side in (c.a, c.b)]
+        labels = [self._name(c.dimension, x) if c.dimension != "wave" else x
+                  for x in (c.a, c.b)]
+        tas = self._brand_tas(c) if c.dimension == "brand" else []
         scope = self._where(q.copy(brands=[] if c.dimension == "brand" else q.brands,
-                                   markets=[] if c.dimension == "market" else q.markets))
+                                   markets=[] if c.dimension == "market" else q.markets,
+                                   ta=None if len(set(tas)) > 1 else q.ta))
         waves = "" if c.dimension == "wave" else f", {q.wave}"
         lead = " (the leader)" if "ranking" in r.extra else ""
-        text = f"{kpi.label}{', ' + scope if scope else ''}{waves}: " + " vs ".join(sides) + lead
+        text = f"{kpi.label}{', ' + scope if scope else ''}{waves}: " + " vs ".join(
+            f"{label} {self._value(v) if v else 'no data'}" for label, v in zip(
+                labels, sides, strict=True)) + lead
         s = res.summary
         if s.get("difference") is not None:
-            a_name, b_name = (self._name(c.dimension, x) if c.dimension != "wave" else x
-                              for x in (c.a, c.b))
+            shown = tuple(v["value"] for v in sides) if all(
+                v and v["value"] is not None for v in sides) else None
             if c.dimension == "wave":
-                text += f". Change {a_name} to {b_name}: {self._change(kpi.id, s['difference'])}"
+                text += (f". Change {labels[0]} to {labels[1]}: "
+                         f"{self._change(kpi.id, s['difference'], shown)}")
+                text = self._presumed_direction(q, kpi.label, s["difference"], labels) + text
             else:
-                diff = kpi.format_change(abs(s["difference"])).lstrip("+")
+                diff = self._difference(kpi.id, abs(s["difference"]), shown).lstrip("+")
                 side = "above" if s["difference"] > 0 else "below"
-                text += f". {b_name} is {diff} {side} {a_name}"
-            text += f", {self._significance(s.get('significant'), s.get('test'))}"
+                text += f". {labels[1]} is {diff} {side} {labels[0]}"
+            tests = res.evidence_of("test")
+            why = (f"they are in different therapy areas, {self._name('ta', tas[0])} and "
+                   f"{self._name('ta', tas[1])}") if len(set(tas)) > 1 else ""
+            text += ", " + self._significance(tests[0] if tests else s, why=why)
         elif self._coverage(q):
             text += ". " + self._coverage(q)
         return text + "." + self._defaults(q)
 
-    def _explain_change(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _presumed_direction(self, q: Query, label: str, difference: float,
+                            labels: list[str]) -> str:
+        """A plain note when the question presumes the other direction ("is the drop
+        significant?" for a rise), so the answer cannot be misread as confirming it."""
+        words = f" {normalise(q.text)} "
+        presumed = [d for d, ws in self.lex.rules["direction_words"].items()
+                    if any(f" {w} " in words for w in ws)]
+        actual = "up" if difference > 0 else "down" if difference < 0 else None
+        if len(presumed) != 1 or actual is None or presumed[0] == actual:
+            return ""
+        went = "rose" if actual == "up" else "fell"
+        return (f"Note: the question presumes a {'drop' if actual == 'up' else 'rise'}, but "
+                f"{label} {went} from {labels[0]} to {labels[1]}.\n")
+
+    def _brand_tas(self, c: Any) -> list[str]:
+        """The therapy areas of the two brands compared (one each)."""
+        return [self.lex.brand_ta.get(b, "") for b in (c.a, c.b)]
+
+    def _explain_change(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         s = r.result.summary
         where = self._where(q)
@@ -124,23 +167,16 @@ class AnalysisText(Phrasing):
             base = self._coverage(q) or (f"Cannot explain a change of {kpi.label} for {where}: "
                                          + ("; ".join(r.result.warnings) or "no earlier wave"))
             return base + self._defaults(q)
+        by_wave = {v.wave: v.to_dict() for v in r.result.values}
+        ends = [f"{kpi.format(s[key])} ({w}{self._base_flag(by_wave.get(w))})"
+                for key, w in (("value_from", q.waves[0]), ("value_to", q.waves[1]))]
+        tests = r.result.evidence_of("test")
         lines = ["From the data:",
-                 f"{kpi.label} for {where} went from {kpi.format(s['value_from'])} "
-                 f"({q.waves[0]}) to {kpi.format(s['value_to'])} ({q.waves[1]}): "
-                 f"{self._change(kpi.id, s['change'])}, "
-                 f"{self._significance(s.get('significant'), s.get('test'))}."]
-        contrib = [c for c in s.get("contributions", []) if abs(c["contribution"]) >= 0.5][:4]
-        if contrib:
-            lines.append("Largest driver contributions: " + "; ".join(
-                f"{c['predictor'].replace('_', ' ')} {kpi.format_change(c['contribution'])}"
-                for c in contrib) + ".")
-        chans = [c for c in s.get("channels", []) if c.get("reach_delta") is not None
-                 and abs(c["reach_delta"]) >= 5][:3]
-        if chans:
-            reach = get_kpi("channel_reach")
-            lines.append("Channel reach moves: " + "; ".join(
-                f"{self._name('channel', c['channel'])} {reach.format_change(c['reach_delta'])}"
-                for c in chans) + ".")
+                 f"{kpi.label} for {where} went from {ends[0]} to {ends[1]}: "
+                 f"{self._change(kpi.id, s['change'], (s['value_from'], s['value_to']))}, "
+                 f"{self._significance(tests[0] if tests else s)}."]
+        lines += [x for x in (self._contributions(kpi.id, s), self._mix_rate(kpi.id, s),
+                              self._channel_moves(s)) if x]
         if r.passages:
             lines += ["", "What the wave reports say (documents, not computed):"]
             for p in r.passages[:2]:
@@ -149,22 +185,139 @@ class AnalysisText(Phrasing):
             lines += ["", f"No wave-report passages: {r.retrieval_warning}."]
         return "\n".join(lines) + self._defaults(q)
 
-    def _channel_mix(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
-        rows = [row for row in r.result.table if row.get("reach") is not None]
+    def _base_flag(self, v: dict[str, Any] | None) -> str:
+        """The small-base flag of a value with its effective base, else nothing."""
+        if v is None or "small_base" not in v["flags"]:
+            return ""
+        return f"; small base, effective base {v['effective_base']:.0f}"
+
+    def _contributions(self, kpi_id: str, s: dict[str, Any]) -> str:
+        """The largest driver contributions, and how much of the change they leave
+        unexplained (the chart's "not explained" step)."""
+        contrib = [c for c in s.get("contributions", []) if abs(c["contribution"]) >= 0.5][:4]
+        if not s.get("contributions"):
+            return ""
+        text = ("Largest driver contributions: " + "; ".join(
+            f"{c['predictor'].replace('_', ' ')} {self._difference(kpi_id, c['contribution'])}"
+            for c in contrib) + ". ") if contrib else ""
+        if s.get("unexplained") is not None:
+            text += (f"Together the contributions account for "
+                     f"{self._difference(kpi_id, s['explained'])} of the change, leaving "
+                     f"{self._difference(kpi_id, s['unexplained'])} unexplained.")
+        return text.strip()
+
+    def _mix_rate(self, kpi_id: str, s: dict[str, Any]) -> str:
+        """Step 4: how much of the change is a shift between segments (mix) and how much a
+        change within them (rate)."""
+        m = s.get("mix") or {}
+        if m.get("rate") is None:
+            return ""
+        groups = _SEGMENT_GROUPS.get(m.get("segment") or "", f"{m.get('segment')} groups")
+        rest = m.get("remainder") or 0.0
+        remainder = (f", remainder {self._difference(kpi_id, rest)}"
+                     if self._change(kpi_id, rest) != "unchanged" else "")
+        return (f"Mix versus rate across {groups}: rate (change within each group) "
+                f"{self._difference(kpi_id, m['rate'])}, mix (change in the groups' shares) "
+                f"{self._difference(kpi_id, m['mix'])}, interaction "
+                f"{self._difference(kpi_id, m['interaction'])}{remainder}.")
+
+    def _channel_moves(self, s: dict[str, Any]) -> str:
+        chans = [c for c in s.get("channels", []) if c.get("reach_delta") is not None
+                 and abs(c["reach_delta"]) >= 5][:3]
+        if not chans:
+            return ""
+        return "Channel reach moves: " + "; ".join(
+            f"{self._name('channel', c['channel'])} "
+            f"{self._difference('channel_reach', c['reach_delta'])}" for c in chans) + "."
+
+    def _channel_mix(self, q: Query, r: Routed, d: Draft) -> str:
+        rows = r.result.table
         head = f"Channel mix for {self._where(q)}, {q.wave}"
-        if not rows:
+        reached = [row for row in rows if row.get("reach")]
+        if not reached:
             return self._coverage(q) or f"{head}: no channel data."
-        reach, impact = get_kpi("channel_reach"), get_kpi("channel_impact")
-        lines = [f"{head} (reach, impact 0-10 among those reached):"]
-        for row in rows[:6]:
-            imp = "n/a" if row.get("impact") is None else impact.format(row["impact"])
-            lines.append(f"- {row['name']}: reach {reach.format(row['reach'])}, impact {imp}")
-        top = r.result.summary.get("top_impact")
-        if top:
-            lines.append(f"Best experience: {self._name('channel', top)}.")
+        reach_kpi, impact_kpi = get_kpi("channel_reach"), get_kpi("channel_impact")
+        reach = {v["channel"]: v for v in (x.to_dict() for x in r.result.values)
+                 if v["kpi"] == "channel_reach"}
+        impact = self._channel_impacts(q, r, d)
+        lines = self._impact_index_lead(q, rows, d)
+        lines.append(f"{head} (reach among the brand's raters; impact 0-10 among those "
+                     "reached):")
+        with_index = q.kpi == "channel_impact_index"
+        for row in reached:
+            line = f"- {row['name']}: reach {reach_kpi.format(row['reach'])}"
+            line += self._small(reach.get(row["channel"]))
+            imp = impact.get(row["channel"])
+            if imp is None or "empty" in imp["flags"]:
+                line += ", no impact ratings"
+            elif imp["value"] is None:
+                line += ", impact not shown (base too low)"
+            else:
+                line += f", impact {impact_kpi.format(imp['value'])}{self._small(imp)}"
+                if with_index and row.get("impact_index") is not None:
+                    line += f", index {get_kpi('channel_impact_index').format(row['impact_index'])}"
+            lines.append(line)
+        unreached = [row["name"] for row in rows if not row.get("reach")]
+        if unreached:
+            lines.append(f"Not shown: {', '.join(unreached)} (no interactions with "
+                         f"{self._name('brand', q.brand)} in this wave).")
+        top = impact.get(r.result.summary.get("top_impact") or "")
+        if top is not None and top["value"] is not None:
+            small = ", small base" if "small_base" in top["flags"] else ""
+            lines.append(f"Best experience: {self._name('channel', top['channel'])} (impact "
+                         f"{impact_kpi.format(top['value'])}{small}).")
         return "\n".join(lines) + self._defaults(q)
 
-    def _key_drivers(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _impact_index_lead(self, q: Query, rows: list[dict[str, Any]], d: Draft) -> list[str]:
+        """For a question about one channel's impact index, that index first: impact divided
+        by the same brand's impact of the reference channel (face-to-face rep visit; MSL
+        visit for medical channels), as a headline value."""
+        row = next((x for x in rows if x["channel"] == q.channel), None)
+        if q.kpi != "channel_impact_index" or row is None:
+            return []
+        index_kpi, impact_kpi = get_kpi("channel_impact_index"), get_kpi("channel_impact")
+        name, ref = row["name"], self._name("channel", row.get("impact_reference"))
+        if row.get("impact_index") is None:
+            return [f"{index_kpi.label} of {name}: not available (its impact or the reference "
+                    f"{ref}'s is not shown: no ratings or base too low)."]
+        ref_row = next((x for x in rows if x["channel"] == row.get("impact_reference")), {})
+        d.values.append({**self._impact_value(q, row), "kpi": "channel_impact_index",
+                         "value": row["impact_index"], "flags": []})
+        return [f"{index_kpi.label} of {name}: {index_kpi.format(row['impact_index'])} "
+                f"(impact {impact_kpi.format(row['impact'])} vs {ref} "
+                f"{impact_kpi.format(ref_row.get('impact'))}; the reference channel = 1.00; "
+                "relative and directional, not additive)."]
+
+    def _channel_impacts(self, q: Query, r: Routed, d: Draft) -> dict[str, dict[str, Any]]:
+        """Impact per channel as headline values: the engine's when its result lists them,
+        else built from its table and added to the draft, so that the answer's values hold
+        every impact the text states."""
+        listed = {v["channel"]: v for v in (x.to_dict() for x in r.result.values)
+                  if v["kpi"] == "channel_impact"}
+        if listed:
+            return listed
+        built = {row["channel"]: self._impact_value(q, row) for row in r.result.table
+                 if row.get("reach") and row.get("impact_base")}
+        d.values += built.values()
+        return built
+
+    def _impact_value(self, q: Query, row: dict[str, Any]) -> dict[str, Any]:
+        """One channel's impact in the values' shape; its base is the raters reached."""
+        n_eff = row.get("impact_effective_base")
+        # Without the effective base, the unweighted n bounds it from above (n_eff <= n):
+        # an n below the small-base threshold is a small base for certain.
+        flag_base = n_eff if n_eff is not None else row["impact_base"]
+        flags = (["suppressed"] if row.get("impact") is None else
+                 ["small_base"] if flag_base < self.thresholds.small_below else [])
+        return {"kpi": "channel_impact", "brand": q.brand, "market": q.market, "ta": q.ta,
+                "wave": q.wave, "segment": None, "channel": row["channel"],
+                "value": row.get("impact"), "base": row["impact_base"],
+                "effective_base": n_eff, "ci_low": None, "ci_high": None, "flags": flags}
+
+    def _small(self, v: dict[str, Any] | None) -> str:
+        return " [small base]" if v is not None and "small_base" in v["flags"] else ""
+
+    def _key_drivers(self, q: Query, r: Routed, d: Draft) -> str:
         s, rows = r.result.summary, r.result.table
         scope = ", ".join(p for p in (self._name("ta", q.ta), self._name("market", q.market),
                                       q.wave or "all full waves") if p)
@@ -173,39 +326,41 @@ class AnalysisText(Phrasing):
                     f"No driver analysis for {scope}: " + "; ".join(r.result.warnings)) + "."
         share = get_kpi("promoters_pct")  # whole-% display, like every share
         top = "; ".join(f"{row['predictor'].replace('_', ' ')} "
-                        f"{share.format(row['importance_pct'])} ({row['quadrant']})"
+                        f"{share.format(row['importance_pct'])}"
+                        + (f" ({row['quadrant']})" if row.get("quadrant") else "")
                         for row in rows[:5])
-        text = (f"What drives recommendation (NPS) in {scope}, Shapley importance: {top}. "
+        whose = (f"; quadrants from {self._name('brand', q.brand)}'s performance"
+                 if q.brand and any(row.get("quadrant") for row in rows) else "")
+        text = (f"What drives recommendation (NPS) in {scope}, Shapley importance{whose}: {top}. "
                 f"CX drivers together {share.format(s['cx_share'])}, product "
                 f"{share.format(s['product_share'])}.")
         if s.get("fix"):
             text += " Fix first: " + ", ".join(f.replace("_", " ") for f in s["fix"]) + "."
         return text + self._defaults(q)
 
-    def _perception_gap(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _perception_gap(self, q: Query, r: Routed, d: Draft) -> str:
         s = r.result.summary
         if not s.get("cells"):
             return "No internal estimates to compare with for this selection."
         kpi = get_kpi(s["kpi"])
-        figures["relative_gap_pct"] = round(100 * s["relative_gap"], 4)
-        figures["share_overshooting_pct"] = round(100 * s["share_overshooting"], 4)
+        d.figures["relative_gap_pct"] = round(100 * s["relative_gap"], 4)
+        d.figures["share_overshooting_pct"] = round(100 * s["share_overshooting"], 4)
         who = self._where(q) or "all companies"
         pct = get_kpi("promoters_pct")
         return (f"Perception gap on {kpi.label} ({who}): internal estimates are "
                 f"{kpi.format_change(s['mean_gap']).lstrip('+')} above the HCP view on average "
-                f"(relative gap {pct.format(figures['relative_gap_pct'])}), over "
+                f"(relative gap {pct.format(d.figures['relative_gap_pct'])}), over "
                 f"{s['cells']} brand x market x wave cells; "
-                f"{pct.format(figures['share_overshooting_pct'])} of estimates overshoot."
+                f"{pct.format(d.figures['share_overshooting_pct'])} of estimates overshoot."
                 + self._defaults(q))
 
-    def _correlation(self, q: Query, r: Routed, figures: dict[str, float]) -> str:
+    def _correlation(self, q: Query, r: Routed, d: Draft) -> str:
         rows = r.result.table
         if not rows:
             return "Not enough brand x market cells to correlate: " + "; ".join(
                 r.result.warnings) + "."
         parts = [f"{row['x'].replace('_', ' ')} vs {row['y'].replace('_', ' ')} r = "
-                 f"{row['r']:.2f} ({'significant' if row['significant'] else 'not significant'})"
-                 for row in rows]
+                 f"{row['r']:.2f} ({self._significance(row, name=False)})" for row in rows]
         return (f"Across {rows[0]['cells']} brand x market x wave cells "
                 f"({self._name('ta', q.ta) or 'all therapy areas'}): " + "; ".join(parts)
                 + ". Correlation is not causation.")

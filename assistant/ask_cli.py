@@ -16,10 +16,17 @@ from assistant.config import Settings
 
 
 def _assistant(db: Path | None, index_dir: Path | None):  # -> Assistant (lazy import)
+    """The assistant on the database; a missing or unusable database ends the command with
+    the store's message (what is wrong, how to rebuild) and exit status 1."""
     from assistant.service import Assistant
+    from cxengine.store import StoreError
 
     s = Settings()
-    return Assistant.from_settings(db or s.db, index_dir or s.index_dir)
+    try:
+        return Assistant.from_settings(db or s.db, index_dir or s.index_dir)
+    except StoreError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
 
 
 def _echo(answer, as_json: bool) -> None:  # answer: Answer

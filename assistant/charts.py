@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from assistant.workshop_pack import fmt, table_columns
+from assistant.answer import Answer
+from assistant.workshop_pack import display_rows, fmt, table_columns, values_table
 
 if TYPE_CHECKING:
     import altair as alt
@@ -32,6 +33,16 @@ def table_frame(table: dict[str, Any]) -> pd.DataFrame:
     columns = table_columns(table)
     rows = [{c: _cell(r.get(c)) for c in columns} for r in table.get("rows", [])]
     return pd.DataFrame(rows, columns=columns)
+
+
+def values_frame(answer: Answer, *, exact: bool = False) -> pd.DataFrame:
+    """Answer.values as a grid: figures at each KPI's display precision, or `exact`."""
+    columns, rows = values_table(answer)
+    rows = rows if exact else display_rows(rows)
+    frame = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+    if "flags" in frame:  # a list per row; a string reads better in a grid and in CSV
+        frame["flags"] = frame["flags"].map(fmt)
+    return frame
 
 
 def _cell(v: Any) -> Any:
@@ -127,12 +138,22 @@ def _scatter(data: pd.DataFrame, chart: dict[str, Any], title: str) -> alt.Chart
     if chart.get("label") in data and len(data) <= 40:  # labels on a dense cloud are noise
         layers.append(base.mark_text(align="left", dx=8).encode(
             x=f"{x}:Q", y=f"{y}:Q", text=f"{chart['label']}:N"))
-    if chart.get("type") == "quadrant":  # the same split the engine used for the quadrants
-        layers.append(alt.Chart(pd.DataFrame({y: [data[y].median()]})).mark_rule(
+    if chart.get("type") == "quadrant":  # the split the engine used for the quadrants
+        x_cut, y_cut = quadrant_cuts(chart, data)
+        layers.append(alt.Chart(pd.DataFrame({y: [y_cut]})).mark_rule(
             strokeDash=[4, 4]).encode(y=f"{y}:Q"))
-        layers.append(alt.Chart(pd.DataFrame({x: [data[x].mean()]})).mark_rule(
+        layers.append(alt.Chart(pd.DataFrame({x: [x_cut]})).mark_rule(
             strokeDash=[4, 4]).encode(x=f"{x}:Q"))
     return alt.layer(*layers)
+
+
+def quadrant_cuts(chart: dict[str, Any], data: pd.DataFrame) -> tuple[float, float]:
+    """Where the quadrant lines go: the engine's own cuts when the chart carries them
+    (`x_cut`: mean performance, `y_cut`: median importance, unrounded), else the same rule
+    recomputed from the table, whose rounding can move a line across a point."""
+    x_cut, y_cut = chart.get("x_cut"), chart.get("y_cut")
+    return (float(x_cut) if x_cut is not None else float(data[chart["x"]].mean()),
+            float(y_cut) if y_cut is not None else float(data[chart["y"]].median()))
 
 
 def _waterfall(chart: dict[str, Any], title: str) -> alt.Chart | None:

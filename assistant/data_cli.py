@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.config import Settings
+
+if TYPE_CHECKING:
+    from cxengine.ingest import IngestReport
 
 
 @click.group("data")
@@ -37,6 +41,21 @@ def sample_cmd(out_dir: Path | None, fmt: str, scale: int, seed: int | None,
     click.echo(json.dumps(report.__dict__, indent=2))
 
 
+def _ingest_or_exit(source: Path, db: Path) -> IngestReport:
+    """Ingest, or say why not and exit: 2 for an invalid input, 1 when the database cannot be
+    written. Either way the existing database is unchanged."""
+    from cxengine.ingest import DatabaseWriteError, IngestError, ingest
+
+    try:
+        return ingest(source, db)
+    except IngestError as exc:
+        click.echo(exc.message(), err=True)
+        sys.exit(2)
+    except DatabaseWriteError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
 @data_group.command("ingest")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--db", type=click.Path(path_type=Path), default=None,
@@ -44,25 +63,16 @@ def sample_cmd(out_dir: Path | None, fmt: str, scale: int, seed: int | None,
 def ingest_cmd(source: Path, db: Path | None) -> None:
     """Validate SOURCE (a folder of CSV/Parquet files, or an .xlsx workbook) and load it.
 
-    On any problem nothing is written and the exit status is 2.
+    On any problem nothing is written: exit status 2 for an invalid input (every problem is
+    listed), 1 when the database cannot be written (disk full, unwritable folder).
     """
-    from cxengine.ingest import IngestError, ingest
-
-    try:
-        report = ingest(source, db or Settings().db)
-    except IngestError as exc:
-        click.echo(exc.message(), err=True)
-        sys.exit(2)
-    except OSError as exc:
-        click.echo(f"cannot write the database: {exc}; nothing was changed", err=True)
-        sys.exit(1)
+    report = _ingest_or_exit(source, db or Settings().db)
     click.echo(json.dumps(report.__dict__, indent=2))
 
 
 @data_group.command("build")
 def build_cmd() -> None:
     """Sample + ingest + render the sample wave reports (what `make run` uses)."""
-    from cxengine.ingest import ingest
     from cxengine.reports import render_reports
     from cxengine.sample import generate_sample
     from cxengine.scenario import Scenario
@@ -70,7 +80,7 @@ def build_cmd() -> None:
     s = Settings()
     sample = generate_sample(s.sample_dir, scenario=Scenario.load(s.scenario))
     click.echo(f"sample: {sum(sample.rows.values())} rows -> {sample.out_dir}", err=True)
-    report = ingest(s.sample_dir, s.db)
+    report = _ingest_or_exit(s.sample_dir, s.db)
     click.echo(f"database: {s.db} (version {report.dataset_version})", err=True)
     written = render_reports(s.report_templates, s.wave_reports_dir, s.db)
     click.echo(f"wave reports: {len(written)} rendered -> {s.wave_reports_dir}", err=True)

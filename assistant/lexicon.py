@@ -74,8 +74,10 @@ class Lexicon:
         for ch in catalogue.channels:
             cid = ch["channel_id"]
             lex._add("channel", cid, ch["name"], [ch["name"], cid, *aliases.get(cid, [])])
+        kpi_aliases = rules.get("kpi_aliases", {})
         for k in catalogue.kpis:
-            lex._add("kpi", k["id"], k["label"], [k["label"], k["id"], *k["synonyms"]])
+            lex._add("kpi", k["id"], k["label"],
+                     [k["label"], k["id"], *k["synonyms"], *kpi_aliases.get(k["id"], [])])
         for slot, values in rules.get("segments", {}).items():
             for value, words in values.items():
                 vid = value if slot != "prescriber" else str(value).lower() == "true"
@@ -138,8 +140,35 @@ class Lexicon:
     def waves_since(self, year: int, kpi: str | None) -> list[str]:
         return [w for w in self.waves_for(kpi) if int(w[:4]) >= year]
 
+    def waves_from(self, wave: str, kpi: str | None) -> list[str]:
+        """The waves carrying the KPI from `wave` (included) on."""
+        order = self.wave_ids()
+        return [w for w in self.waves_for(kpi) if order.index(w) >= order.index(wave)]
+
+    def last_waves(self, n: int, kpi: str | None) -> list[str]:
+        """The last n waves carrying the KPI."""
+        return self.waves_for(kpi)[-n:] if n > 0 else []
+
     def waves_in_year(self, year: int) -> list[str]:
         return [w for w in self.wave_ids() if w.startswith(str(year))]
+
+    def light_waves(self) -> list[str]:
+        return [w["wave_id"] for w in self.waves if w["wave_type"] == "light"]
+
+    # --- brands ----------------------------------------------------------
+    def brands_for(self, *, ta: str | None = None, company: str | None = None,
+                   markets: list[str] | None = None, waves: list[str] | None = None
+                   ) -> list[str]:
+        """The brands that fit what is known: of the TA, of the company, and rated (launched)
+        in the markets and waves named."""
+        def fits(b: str) -> bool:
+            if (ta and self.brand_ta.get(b) != ta) or (
+                    company and self.brand_company.get(b) != company):
+                return False
+            stages = self.brand_launch.get(b, {})
+            return not any(stages.get(m, {}).get(w) == "prelaunch"
+                           for m in markets or [] for w in waves or [])
+        return [b for b in self.options.get("brand", []) if fits(b)]
 
 
 def _scenario(path: Path | str | None) -> dict[str, dict[str, Any]]:

@@ -4,9 +4,10 @@ Two narrow jobs, both fenced in by deterministic checks:
 1. map a question the rules could not parse to the Query schema; every slot is
    validated against the catalogue, and anything invalid becomes a clarifying
    question (never a guess);
-2. phrase a short summary of a computed answer; a guard rejects any summary with
-   a number that is not in the answer's values or evidence, and the templated
-   text then stands alone.
+2. phrase a short summary of a computed answer; a guard (number_guard.py) rejects
+   any summary with a number that the answer's values or evidence do not hold with
+   the same sign and of the same kind (value, base, change), and the templated text
+   then stands alone.
 Nothing here is imported unless the variable is set (or a test passes a model):
 LangChain itself is imported inside `from_spec` only.
 """

@@ -3,24 +3,31 @@
 Order of work: explicit waves and wave phrases are taken out first (so "over
 time" never reads as the KPI "time"), then break-down phrases, then entity
 phrases longest first, then fuzzy matching of what is left for typos
-("cardivex", "Germnay"). The intent is the first rule of the intent table whose
-cue occurs and whose slot conditions hold.
+("cardivex", "Germnay"; every correction is said in `defaults`). The intent is
+the first rule of the intent table whose cue occurs and whose slot conditions hold.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from assistant.lexicon import Entity, Lexicon, normalise
-from assistant.query import Compare, Query
+from assistant.query import Clarify, Compare, Query
 
 _MAX_PHRASE_WORDS = 6
-_FUZZY_SLOTS = ("brand", "company", "market")
+_FUZZY_SLOTS = ("brand", "company", "market", "kpi")
+_DID_YOU_MEAN_SLOTS = ("brand", "company", "market")
+# Slots that name one thing each: a second one named makes a comparison of the two.
+_SINGLE_SLOTS = ("company", "channel")
+# Segment slots: a second value named ("oncologists and pulmonologists") is a breakdown by
+# that segment, never one pooled value.
+_SEGMENT_SLOTS = ("specialty", "setting", "prescriber")
 
 
 @cache  # the rule tables hold more phrases than `re` caches patterns
@@ -44,6 +51,21 @@ def _strip(text: str, phrases: Iterable[str]) -> tuple[str, list[str]]:
     return text, found
 
 
+def _ends_with(text: str, phrases: Iterable[str]) -> bool:
+    """Whether `text` ends with one of the phrases (as whole words)."""
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(normalise(p))}\s*$", text) for p in phrases)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One entity named in the question: where, by how many words, and how it was read."""
+
+    pos: int
+    entity: Entity
+    words: int
+    typed: str | None = None  # the word as typed, when it was a fuzzy correction
+
+
 class Parser:
     def __init__(self, lexicon: Lexicon):
         self.lex = lexicon
@@ -59,7 +81,7 @@ class Parser:
         for phrases in self.rules["wave_phrases"].values():
             for p in phrases:
                 words.update(normalise(p).split())
-        for table in ("breakdowns", "channel_aliases"):
+        for table in ("breakdowns", "channel_aliases", "other_markets"):
             for phrases in self.rules[table].values():
                 for p in phrases:
                     words.update(normalise(p).split())
@@ -70,13 +92,20 @@ class Parser:
     @cached_property
     def _fuzzy_choices(self) -> dict[str, Entity]:
         out: dict[str, Entity] = {}
+        vague = set(self.rules.get("vague_kpi_words", []))
         for phrase, ents in self.lex.phrases.items():
-            if " " in phrase or len(phrase) < self.rules["fuzzy_min_length"]:
+            if " " in phrase or len(phrase) < self.rules["fuzzy_min_length"] or phrase in vague:
                 continue
             for e in ents:
                 if e.slot in _FUZZY_SLOTS:
                     out.setdefault(phrase, e)
         return out
+
+    @cached_property
+    def _other_markets(self) -> dict[str, str]:
+        """Word naming a country outside the benchmark -> the name said in the answer."""
+        return {normalise(w): name for name, words in self.rules["other_markets"].items()
+                for w in words}
 
     # --- public ----------------------------------------------------------
     def parse(self, question: str) -> Query:
@@ -85,31 +114,34 @@ class Parser:
         rest = self._waves(text, q)
         rest = self._breakdowns(rest, q)
         rest = self._compare_targets(rest, q)
-        rest, others = _strip(rest, self.rules["other_markets"])
-        q.unknown_markets = others
+        rest = self._unknown_markets(rest, q)
         self._codes(question, q)
-        self._entities(rest, q)
+        extra = self._entities(rest, q, question)
         q.self_ref = any(_has(text, w) for w in self.rules["self_words"])
-        self._compare_slot(q)
-        q.intent = self._intent(text, q)
-        if q.intent == "trend" and q.wave_ref == "previous":
-            # "did we improve since the last wave": two waves, not a series
-            q.intent, q.compare = "compare", Compare("wave", "previous", "reference")
+        self._compare_slot(q, extra)
+        rule = self._intent(text, q)
+        q.intent = rule.get("intent", q.intent) if rule else self._fallback(text, q)
+        self._apply(rule or {}, q)
+        if q.ta is None and q.brands:
+            tas = {self.lex.brand_ta.get(b) for b in q.brands}
+            q.ta = tas.pop() if len(tas) == 1 else None  # the brand's own therapy area
         q.followup = self._is_followup(text, q)
         return q
 
-    # --- steps -----------------------------------------------------------
+    # --- waves -----------------------------------------------------------
     def _waves(self, text: str, q: Query) -> str:
-        known = set(self.lex.wave_ids())
+        text = self._relative_phrases(text, q)
+        self._explicit_waves(text, q)
         for pat in self.rules["wave_patterns"]:
-            for m in list(re.finditer(pat, text)):
-                wid = f"{m.group('year')}-Q{m.group('q')}"
-                (q.waves if wid in known else q.unknown_waves).append(wid)
             text = re.sub(pat, " ", text)
-        q.waves = sorted(set(q.waves), key=self.lex.wave_ids().index)
         m = re.search(self.rules["since_pattern"], text)
-        if m:
+        if m and q.wave_ref is None:
             q.wave_ref = f"since:{m.group('year')}"
+            text = text[:m.start()] + " " + text[m.end():]
+        m = re.search(self.rules["last_n_pattern"], text)
+        n = self._number(m.group("n")) if m else None
+        if m and n:
+            q.wave_ref = q.wave_ref or f"last:{n}"
             text = text[:m.start()] + " " + text[m.end():]
         refs = []
         for ref in ("previous", "latest", "all"):
@@ -120,15 +152,85 @@ class Parser:
             q.compare = Compare("wave", "previous", "reference")
         if refs and q.wave_ref is None:
             q.wave_ref = refs[0]
+        text = self._bare_quarter(text, q)
         for m in re.finditer(self.rules["year_pattern"], text):
             in_year = self.lex.waves_in_year(int(m.group("year")))
-            if in_year and not q.waves:
+            if in_year and not q.waves and q.wave_ref is None:
                 q.waves = in_year[-1:]
                 q.defaults.append(f"{m.group('year')} read as its last wave {in_year[-1]}")
             elif not in_year:
                 q.unknown_waves.append(m.group("year"))
         return re.sub(self.rules["year_pattern"], " ", text)
 
+    def _relative_phrases(self, text: str, q: Query) -> str:
+        """"the light wave" -> its wave id, "last year" -> the year, before the wave rules."""
+        light = self.lex.light_waves()
+        if light:
+            text, found = _strip_to(text, self.rules["light_wave_phrases"], light[-1].lower())
+            if found:
+                q.defaults.append(f"the light wave read as {light[-1]}"
+                                  + (" (the latest of the light waves)" if len(light) > 1
+                                     else ""))
+        latest = self.lex.wave_ids()[-1] if self.lex.wave_ids() else None
+        if latest is None:
+            return text
+        for phrase, offset in self.rules["relative_years"].items():
+            year = int(latest[:4]) + int(offset)
+            text, found = _strip_to(text, [phrase], str(year))
+            if found:
+                q.defaults.append(f"{phrase} read as {year} (the latest wave is {latest})")
+        return text
+
+    def _explicit_waves(self, text: str, q: Query) -> None:
+        """Wave ids typed out; one preceded by "since" starts a series, one preceded by "vs"
+        is the other side of a comparison of waves."""
+        known = self.lex.wave_ids()
+        preps = self.rules["wave_prepositions"]
+        hits: list[tuple[int, str, str]] = []  # (position, wave id, what the word before says)
+        for pat in self.rules["wave_patterns"]:
+            for m in re.finditer(pat, text):
+                wid = f"{m.group('year')}-Q{m.group('q')}"
+                before = text[:m.start()]
+                role = next((r for r in ("since", "versus") if _ends_with(before, preps[r])), "")
+                hits.append((m.start(), wid, role))
+        hits.sort()
+        for _, wid, _ in hits:
+            target = q.waves if wid in known else q.unknown_waves
+            if wid not in target:
+                target.append(wid)
+        q.waves = sorted(q.waves, key=known.index)
+        roles = {wid: role for _, wid, role in hits if wid in known}
+        if len(q.waves) == 1 and roles[q.waves[0]] == "since":
+            q.wave_ref, q.waves = f"since:{q.waves[0]}", []
+            return
+        versus = [w for w in q.waves if roles[w] == "versus"]
+        if versus and q.compare is None:
+            q.compare = Compare("wave", versus[0], "reference")
+
+    def _bare_quarter(self, text: str, q: Query) -> str:
+        """"in Q2" with no year: asked back, listing the waves of that quarter."""
+        m = re.search(self.rules["quarter_pattern"], text)
+        if m is None:
+            return text
+        quarter = f"Q{m.group('q')}"
+        options = [w for w in self.lex.wave_ids() if w.endswith(quarter)]
+        rest = text[:m.start()] + " " + text[m.end():]
+        year = re.search(self.rules["year_pattern"], rest)
+        if year and f"{year.group('year')}-{quarter}" in options and not q.waves:
+            q.waves = [f"{year.group('year')}-{quarter}"]  # "Q2 of 2025"
+            return rest[:year.start()] + " " + rest[year.end():]
+        if not options:
+            q.unknown_waves.append(quarter)
+        elif not q.waves and q.wave_ref is None:
+            q.clarify = Clarify("wave", f"{quarter} of which year", options, list(options))
+        return rest
+
+    def _number(self, word: str) -> int | None:
+        if word.isdigit():
+            return int(word)
+        return self.rules["number_words"].get(word)
+
+    # --- other slots -----------------------------------------------------
     def _breakdowns(self, text: str, q: Query) -> str:
         for dim, phrases in self.rules["breakdowns"].items():
             text, found = _strip(text, phrases)
@@ -140,7 +242,15 @@ class Parser:
         for target, phrases in self.rules["compare_targets"].items():
             text, found = _strip(text, phrases)
             if found and q.compare is None:
-                q.compare = Compare("brand", None, target)
+                q.compare = Compare("brand", None, target, target)
+        return text
+
+    def _unknown_markets(self, text: str, q: Query) -> str:
+        text, found = _strip(text, self._other_markets)
+        for word in found:
+            name = self._other_markets[normalise(word)]
+            if name not in q.unknown_markets:
+                q.unknown_markets.append(name)
         return text
 
     def _codes(self, original: str, q: Query) -> None:
@@ -149,68 +259,116 @@ class Parser:
             if re.search(rf"(?<![A-Za-z]){code}(?![A-Za-z])", original) and code not in q.markets:
                 q.markets.append(code)
 
-    def _entities(self, text: str, q: Query) -> None:
-        """Exact phrases longest first, then typos; assigned in the order they were typed."""
+    # --- entities --------------------------------------------------------
+    def _entities(self, text: str, q: Query, original: str) -> dict[str, list[Any]]:
+        """Exact phrases longest first, then typos; assigned in the order they were typed.
+        Returns every value named per single-valued slot (company, channel)."""
+        found = self._find(text, q, original)
+        kpis = [f for f in found if f.entity.slot == "kpi"]
+        if kpis:
+            q.kpi = self._pick_kpi(kpis).entity.id
+        extra: dict[str, list[Any]] = {s: [] for s in _SINGLE_SLOTS}
+        for f in found:
+            if f.typed is not None:
+                q.defaults.append(f"read '{f.typed}' as {f.entity.name}")
+            self._assign(q, f.entity, extra)
+        return extra
+
+    def _find(self, text: str, q: Query, original: str) -> list[_Found]:
         tokens = text.split()
-        found: list[tuple[int, Entity]] = []
+        vague = set(self.rules.get("vague_kpi_words", []))
+        found: list[_Found] = []
         i = 0
         while i < len(tokens):
             for n in range(min(_MAX_PHRASE_WORDS, len(tokens) - i), 0, -1):
-                ents = self.lex.phrases.get(" ".join(tokens[i:i + n]))
+                phrase = " ".join(tokens[i:i + n])
+                ents = self.lex.phrases.get(phrase)
                 if ents:
-                    found.append((i, ents[0]))  # a phrase names one thing: catalogue order
+                    if not (n == 1 and phrase in vague):
+                        found.append(_Found(i, ents[0], n))  # one thing: catalogue order
                     i += n
                     break
             else:
-                ent = self._fuzzy(tokens[i], q)
-                if ent is not None:
-                    found.append((i, ent))
+                hit = self._fuzzy(tokens[i], q, original)
+                if hit is not None:
+                    found.append(_Found(i, hit, 1, _as_typed(tokens[i], original)))
                 i += 1
-        for _, ent in sorted(found, key=lambda f: f[0]):
-            self._assign(q, ent)
+        return found
 
-    def _fuzzy(self, tok: str, q: Query) -> Entity | None:
+    @staticmethod
+    def _pick_kpi(kpis: list[_Found]) -> _Found:
+        """The most specific KPI phrase (most words), the first typed among equals. The
+        perception gap is an analysis, not a measure: "perception gap on CX index" is about
+        the CX index."""
+        measures = [f for f in kpis if f.entity.id != "perception_gap"] or kpis
+        return max(measures, key=lambda f: (f.words, -f.pos))
+
+    def _fuzzy(self, tok: str, q: Query, original: str) -> Entity | None:
         if len(tok) < self.rules["fuzzy_min_length"] or tok in self._rule_words:
             return None
         choices = self._fuzzy_choices
-        hit = process.extractOne(tok, list(choices), scorer=fuzz.ratio)
-        if hit is None:
+        hits = process.extract(tok, list(choices), scorer=fuzz.ratio, limit=3)
+        if not hits:
             return None
-        phrase, score, _ = hit
-        if score >= self.rules["fuzzy_min_score"]:
-            return choices[phrase]
-        if score >= self.rules["did_you_mean_min_score"]:
-            q.did_you_mean.append(choices[phrase].name)
+        best, score, _ = hits[0]
+        ent = choices[best]
+        rivals = [choices[p] for p, s, _ in hits[1:] if choices[p] != ent
+                  and choices[p].slot in _DID_YOU_MEAN_SLOTS
+                  and s >= score - self.rules["fuzzy_margin"]]
+        min_score = self.rules["fuzzy_kpi_min_score" if ent.slot == "kpi" else "fuzzy_min_score"]
+        if score >= min_score and not (rivals and ent.slot in _DID_YOU_MEAN_SLOTS):
+            return ent
+        if ent.slot in _DID_YOU_MEAN_SLOTS and score >= self.rules["did_you_mean_min_score"]:
+            for e in [ent, *rivals]:
+                if e.name not in q.did_you_mean:
+                    q.did_you_mean.append(e.name)
+        elif self._name_like(tok, original):
+            q.unknown_names.append(_as_typed(tok, original) or tok)
         return None
 
-    def _assign(self, q: Query, e: Entity) -> None:
+    def _name_like(self, tok: str, original: str) -> bool:
+        """A word typed with a capital that is no word of the rules: a name the benchmark
+        does not know ("Zentravax")."""
+        typed = _as_typed(tok, original) or ""
+        return (typed[:1].isupper() and tok.isalpha()
+                and tok not in set(self.rules["common_words"]))
+
+    def _assign(self, q: Query, e: Entity, extra: dict[str, list[Any]]) -> None:
         if e.slot == "brand" and e.id not in q.brands:
             q.brands.append(e.id)
         elif e.slot == "market" and e.id not in q.markets:
             q.markets.append(e.id)
-        elif e.slot == "kpi":
-            # The first KPI named is the one asked about; "perception gap on CX index" is
-            # about the CX index (the gap is the analysis, not the measure).
-            if q.kpi is None or q.kpi == "perception_gap":
-                q.kpi = e.id
-        elif e.slot == "channel":
-            q.channel = q.channel or e.id
-        elif e.slot in ("company", "ta", "specialty", "setting", "prescriber"):
-            if getattr(q, e.slot) is None:
+        elif e.slot in _SINGLE_SLOTS:
+            if e.id not in extra[e.slot]:
+                extra[e.slot].append(e.id)
+            setattr(q, e.slot, extra[e.slot][0])
+        elif e.slot in _SEGMENT_SLOTS and getattr(q, e.slot) not in (None, e.id):
+            setattr(q, e.slot, None)  # two values of one segment: one value for each
+            if e.slot not in q.by:
+                q.by.append(e.slot)
+        elif e.slot in ("ta", *_SEGMENT_SLOTS):
+            if getattr(q, e.slot) is None and e.slot not in q.by:
                 setattr(q, e.slot, e.id)
 
-    def _compare_slot(self, q: Query) -> None:
+    def _compare_slot(self, q: Query, extra: dict[str, list[Any]]) -> None:
+        """Two values named for one slot: the two sides of a comparison."""
         if q.compare is not None:
             return
-        for dim, vals in (("brand", q.brands), ("market", q.markets), ("wave", q.waves)):
+        named = [("brand", q.brands), ("market", q.markets), ("wave", q.waves),
+                 *((s, extra[s]) for s in _SINGLE_SLOTS)]
+        for dim, vals in named:
             if len(vals) >= 2:
                 q.compare = Compare(dim, vals[0], vals[1])
+                if dim == "channel":
+                    q.channel = None  # each side is one channel
                 return
 
     # --- intent ----------------------------------------------------------
     def _filled(self, q: Query, slot: str) -> bool:
         v: Any = getattr(q, slot, None)
-        return bool(v) or v is False
+        if slot == "prescriber":
+            return v is not None  # non-prescribers (False) is a value too
+        return bool(v)
 
     @staticmethod
     def _cued(rule: dict[str, Any], text: str) -> bool:
@@ -223,28 +381,79 @@ class Parser:
             return False
         return not any(self._filled(q, s) for s in rule.get("forbids") or [])
 
-    def _intent(self, text: str, q: Query) -> str:
+    def _intent(self, text: str, q: Query) -> dict[str, Any] | None:
+        """The first intent rule whose cue occurs and whose conditions hold."""
         for rule in self.rules["intents"]:
             if self._cued(rule, text) and self._holds(rule, q):
                 q.cued = not rule.get("weak", False)
                 q.refusal = rule.get("refusal")
-                return rule["intent"]
-        if q.wave_ref in ("all",) or (q.wave_ref or "").startswith("since:"):
+                return rule
+        return None
+
+    def _fallback(self, text: str, q: Query) -> str:
+        if q.wave_ref in ("all",) or (q.wave_ref or "").startswith(("since:", "last:")):
             return "trend"
         for rule in self.rules["fallbacks"]:
             if self._holds(rule, q):
-                return rule["intent"]
+                return str(rule["intent"])
         if q.unknown_markets:
             return "kpi_value"
-        if q.by or q.compare or q.wave_ref or q.waves or q.markets or q.segment():
+        if (q.by or q.compare or q.wave_ref or q.waves or q.markets or q.segment()
+                or q.clarify):
             return "kpi_value"  # a bare follow-up ("and in France?"): the conversation decides
+        if text in {normalise(w) for w in self.rules["yes_words"]}:
+            return "help"  # "yes" to nothing asked: the conversation may know what it answers
         return "out_of_scope" if text else "help"
 
+    def _apply(self, rule: dict[str, Any], q: Query) -> None:
+        """What the winning rule implies beyond its intent."""
+        if rule.get("documents"):
+            q.documents = rule["documents"]
+        if rule.get("bases") and not (q.brands or q.company) and "brand" not in q.by:
+            q.by.append("brand")
+            q.defaults.append("bases: each brand's value with its base (the HCPs who rated "
+                              "the brand)")
+        elif rule.get("bases"):
+            q.defaults.append("base: the HCPs who rated the brand, shown with its value")
+        if rule.get("wave_change") and q.compare is None:
+            q.compare = Compare("wave", "previous", "reference")
+        if q.intent == "trend" and q.wave_ref == "previous" and q.compare is None:
+            # "did we improve since the last wave": two waves, not a series
+            q.intent, q.compare = "compare", Compare("wave", "previous", "reference")
+        if q.intent == "compare" and q.compare is None and q.wave_ref == "previous":
+            q.compare = Compare("wave", "previous", "reference")  # "vs last wave"
+        if q.intent == "ranking" and q.compare is not None and q.compare.dimension == "brand" \
+                and q.compare.a is None:
+            q.compare = None  # "top brand in immunology": the ranking names the leader
+
     def _is_followup(self, text: str, q: Query) -> bool:
+        if self._full(q):
+            return False  # names its subject, KPI and market: it stands on its own
         if any(text.startswith(normalise(c) + " ") or text == normalise(c)
                for c in self.rules["followup_cues"]):
             return True
         if any(_has(text, w) for w in self.rules["context_words"]):
             return True
-        # Short turns naming no KPI and no brand lean on the previous question.
-        return len(text.split()) <= 5 and not q.kpi and not q.brands and not q.company
+        # Short turns naming no KPI and no subject lean on the previous question.
+        return len(text.split()) <= 5 and not (q.kpi or q.brands or q.company or q.ta)
+
+    def _full(self, q: Query) -> bool:
+        return all(any(self._filled(q, s) for s in group)
+                   for group in self.rules["full_question"])
+
+
+def _strip_to(text: str, phrases: Iterable[str], replacement: str) -> tuple[str, list[str]]:
+    """Replace every phrase found (longest first) by `replacement`."""
+    found = []
+    for p in sorted(set(phrases), key=len, reverse=True):
+        pattern = _phrase(p)
+        if pattern.search(text):
+            found.append(p)
+            text = pattern.sub(f" {replacement} ", text)
+    return text, found
+
+
+def _as_typed(tok: str, original: str) -> str | None:
+    """The word as it was typed in the question (its case), for saying what was read."""
+    m = re.search(rf"(?<![A-Za-z0-9]){re.escape(tok)}(?![A-Za-z0-9])", original, re.IGNORECASE)
+    return m.group(0) if m else None

@@ -23,9 +23,12 @@ CONTEXT_SLOTS = ("kpi", "brands", "company", "ta", "markets", "waves", "prescrib
 class Compare:
     """The two sides of a comparison. `b` may be "leader" (resolved by a ranking)."""
 
-    dimension: str  # brand | market | wave | prescriber | setting | specialty
+    dimension: str  # brand | market | wave | channel | company | prescriber | setting | specialty
     a: Any = None
     b: Any = None
+    # What `b` was asked as before it was resolved ("leader" | "competitors"): a follow-up
+    # in another market resolves it again there instead of keeping this market's leader.
+    target: str | None = None
 
 
 @dataclass
@@ -34,7 +37,9 @@ class Clarify:
 
     slot: str
     reason: str
-    options: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)  # display names, as offered
+    values: list[Any] = field(default_factory=list)  # the ids behind `options`, same order
+    note: str | None = None  # a plain sentence said before the question ("X is not a brand")
 
 
 @dataclass
@@ -46,8 +51,9 @@ class Query:
     ta: str | None = None
     markets: list[str] = field(default_factory=list)
     waves: list[str] = field(default_factory=list)
-    # Unresolved relative wave phrase ("latest" | "previous" | "all" | "since:<year>");
-    # resolved into `waves` once the KPI and the reference wave are known.
+    # Unresolved relative wave phrase, resolved into `waves` once the KPI and the reference
+    # wave are known: "latest" | "previous" | "all" | "since:<year>" | "since:<wave id>" |
+    # "last:<n>" (the last n waves) | "previous_pair" (a wave comparison moved one wave back).
     wave_ref: str | None = None
     prescriber: bool | None = None
     specialty: str | None = None
@@ -64,6 +70,12 @@ class Query:
     clarify: Clarify | None = None
     # Why the question is refused (a key of `refusals` in lexicon.yaml): answered "none".
     refusal: str | None = None
+    # Documents a retrieval question is about: None (methodology notes) | "wave_report".
+    documents: str | None = None
+    # Slots (names of fields above) this turn took from the conversation, not from its words.
+    inherited: list[str] = field(default_factory=list)
+    # Words that look like a brand name but name nothing in the benchmark ("Zentravax").
+    unknown_names: list[str] = field(default_factory=list)
     defaults: list[str] = field(default_factory=list)  # assumptions, said in the answer
     text: str = ""
 

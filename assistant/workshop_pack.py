@@ -3,6 +3,8 @@
 Pure functions over `(question, Answer)` pairs, no Streamlit, so the pack can be built and
 tested anywhere (UI download buttons, CLI, tests). Charts become the tables they were drawn
 from: a workshop team pastes numbers into slides, and a table survives e-mail and printing.
+Figures are shown at their KPI's display precision, as on the page; the page's other pure
+texts (starter questions, dataset summary, LLM status) live here too, so it stays layout.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from assistant.answer import Answer
+from cxengine.kpis import catalogue
 
 Turn = tuple[str, Answer]
 DEFAULT_TITLE = "CX benchmark workshop pack"
@@ -65,6 +70,12 @@ VALUE_COLUMNS = ("kpi", "brand", "market", "ta", "wave", "segment", "channel", "
                  "effective_base", "ci_low", "ci_high", "flags")
 
 
+# Figures in a KPI's own units, shown as that KPI displays them; deltas with their sign.
+KPI_FIGURES = ("value", "ci_low", "ci_high", "change", "gap_to_leader")
+_SIGNED = ("change", "gap_to_leader")
+_INTERNAL_ERROR = "internal error"
+
+
 def values_table(answer: Answer) -> tuple[list[str], list[dict[str, Any]]]:
     """Answer.values as a table, dropping label columns that are empty in every row."""
     rows = [dict(v) for v in answer.values]
@@ -72,6 +83,31 @@ def values_table(answer: Answer) -> tuple[list[str], list[dict[str, Any]]]:
                if c in ("value", "base", "effective_base", "ci_low", "ci_high", "flags")
                or any(r.get(c) not in (None, "") for r in rows)]
     return columns, rows
+
+
+def display_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the figures of a catalogue KPI (the row's `kpi`) as text at that KPI's
+    display precision (DOMAIN §4: NPS whole points, shares whole %, means one decimal).
+    Rows of anything else (importance shares, correlations) are left as they are; the
+    CSV downloads keep full precision."""
+    kpis = catalogue()
+    out = []
+    for row in rows:
+        kpi = kpis.get(str(row.get("kpi")))
+        shown = dict(row)
+        if kpi is not None:
+            for c in KPI_FIGURES:
+                v = row.get(c)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    shown[c] = kpi.format(float(v), signed=c in _SIGNED)
+        out.append(shown)
+    return out
+
+
+def page_warnings(answer: Answer) -> list[str]:
+    """The warnings people may read: an "internal error: ..." warning carries a raw
+    exception (the answer text already says something went wrong), so it is left out."""
+    return [w for w in answer.warnings if not w.startswith(_INTERNAL_ERROR)]
 
 
 def chart_table(chart: dict[str, Any], tables: Sequence[dict[str, Any]]
@@ -95,6 +131,70 @@ def chart_table(chart: dict[str, Any], tables: Sequence[dict[str, Any]]
         wanted.append(chart["highlight"])
     columns = [c for c in dict.fromkeys(w for w in wanted if w) if c in table_columns(table)]
     return columns, [{c: r.get(c) for c in columns} for r in table.get("rows", [])]
+
+
+# ------------------------------------------------------------ sidebar texts
+
+# Starter questions per user group (DOMAIN §1); the slots come from the catalogue.
+STARTER_TEMPLATES: dict[str, list[str]] = {
+    "Brand leader": [
+        "How is {brand} doing in {market}?",
+        "Are we ahead of the leader on NPS?",
+        "Which channel gives {brand} the best experience in {market}?",
+    ],
+    "Analyst": [
+        "How exactly is NPS computed here?",
+        "What is the base for {brand} prescribers in {market} in {wave}?",
+        "Is the {movement} in {brand} NPS in {market} from {from_wave} to {wave} significant?",
+    ],
+    "Workshop team": [
+        "Why did {brand}'s NPS {moved} in {market} in {wave}?",
+        "Which drivers matter most for recommendation in {ta}?",
+        "What should we fix first?",
+    ],
+}
+# The sample benchmark's planted stories (DOMAIN §6), used when its brands are in the data.
+SAMPLE_SLOTS = {"brand": "Cardiovex", "market": "Germany", "ta": "oncology", "wave": "2025-Q4",
+                "from_wave": "2025-Q2", "moved": "fall", "movement": "drop"}
+
+
+def starter_questions(catalogue: Any) -> dict[str, list[str]]:
+    """The starters on the sample's stories when its brands are in the data; else on the
+    catalogue's first brand, market and therapy area and its latest full wave."""
+    brands = [b["name"] for b in catalogue.brands]
+    slots = SAMPLE_SLOTS
+    if SAMPLE_SLOTS["brand"] not in brands:
+        waves = catalogue.wave_ids(full_only=True) or catalogue.wave_ids()
+        slots = {"brand": brands[0] if brands else "our brand",
+                 "market": catalogue.markets[0]["name"] if catalogue.markets else "our market",
+                 "ta": catalogue.therapy_areas[0]["name"] if catalogue.therapy_areas else "",
+                 "wave": waves[-1] if waves else "",
+                 "from_wave": waves[-2] if len(waves) > 1 else "the previous wave",
+                 "moved": "change", "movement": "change"}
+    return {group: [q.format(**slots) for q in questions]
+            for group, questions in STARTER_TEMPLATES.items()}
+
+
+def dataset_lines(catalogue: Any) -> list[str]:
+    """What the data holds, one Markdown line per dimension."""
+    return ["**Waves:** " + ", ".join(f"{w['wave_id']} ({w['wave_type']})"
+                                      for w in catalogue.waves),
+            "**Markets:** " + ", ".join(f"{m['market_id']} {m['name']}"
+                                        for m in catalogue.markets),
+            "**Therapy areas:** " + ", ".join(f"{t['ta_id']} {t['name']}"
+                                              for t in catalogue.therapy_areas),
+            "**Brands:** " + ", ".join(f"{b['name']} ({b['company']}, {b['ta_id']})"
+                                       for b in catalogue.brands)]
+
+
+def llm_status(llm: Any, configured: str | None) -> str:
+    """The assistant's real LLM state: the one it loaded, if any, not the variable's."""
+    if llm is not None:
+        return f"LLM: **on** ({getattr(llm, 'name', 'LLM')})."
+    if configured:
+        return (f"LLM: **configured but not usable** (CXASSIST_LLM={configured}; see the "
+                "server log); answers are deterministic.")
+    return "LLM: **off** (set CXASSIST_LLM to enable); answers are deterministic."
 
 
 # ----------------------------------------------------------------- Markdown
@@ -131,11 +231,10 @@ def to_markdown(turns: Sequence[Turn], *, title: str = DEFAULT_TITLE,
         out.append(f"## {n}. {question}")
         out.append(answer_markdown(a.text))
         if a.values:
-            out += ["### Numbers", _md_table(*values_table(a))]
+            out += ["### Numbers", _md_table(*_shown_values(a))]
         tables = a.evidence_of("table")
         for t in tables:
-            out += [f"### Table: {t.get('title', '')}", _md_table(table_columns(t),
-                                                                  t.get("rows", []))]
+            out += [f"### Table: {t.get('title', '')}", _md_table(*_shown_table(t))]
         for c in a.evidence_of("chart"):
             out += [f"### Chart ({c.get('type')}): {c.get('title', '')}",
                     _md_table(*chart_table(c, tables))]
@@ -144,20 +243,33 @@ def to_markdown(turns: Sequence[Turn], *, title: str = DEFAULT_TITLE,
                        f"{d.get('definition', '')}\n\nFormula: `{d.get('formula', '')}`")
         tests = a.evidence_of("test")
         if tests:
-            out += ["### Tests", _md_table(*_tests_table(tests))]
+            out += ["### Tests", _md_table(*tests_table(tests))]
         passages = a.evidence_of("passage")
         if passages:
             out += ["### Sources"] + [_passage_line(p) for p in passages]
-        if a.warnings:
-            out += ["### Warnings"] + [f"- {w}" for w in a.warnings]
+        warnings = page_warnings(a)
+        if warnings:
+            out += ["### Warnings"] + [f"- {w}" for w in warnings]
     return "\n\n".join(x for x in out if x) + "\n"
 
 
-def _tests_table(tests: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    rows = [{"label": t.get("label"), "test": t.get("test"), "statistic": t.get("statistic"),
-             "p_value": t.get("p_value"), "significant": t.get("significant"),
-             "difference": t.get("difference")} for t in tests]
-    return ["label", "test", "statistic", "p_value", "significant", "difference"], rows
+def _shown_values(a: Answer) -> tuple[list[str], list[dict[str, Any]]]:
+    columns, rows = values_table(a)
+    return columns, display_rows(rows)
+
+
+def _shown_table(table: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    return table_columns(table), display_rows(table.get("rows", []))
+
+
+TEST_COLUMNS = ["label", "test", "statistic", "p_value", "significant", "difference", "note"]
+
+
+def tests_table(tests: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """`test` evidence as a table; `note` says why a test was approximate or not run."""
+    rows = [{**{c: t.get(c) for c in TEST_COLUMNS[:-1]},
+             "note": fmt((t.get("detail") or {}).get("reason"))} for t in tests]
+    return TEST_COLUMNS, rows
 
 
 # --------------------------------------------------------------------- HTML
@@ -184,9 +296,14 @@ def _html_table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
-def _paragraphs(text: str) -> str:
-    return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
-                   for p in text.split("\n\n") if p.strip())
+# CommonMark with raw HTML escaped (html=False) and unsafe link schemes refused; no images,
+# so a pack never fetches anything. A single newline stays a line break, as on the page.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).disable("image")
+
+
+def markdown_html(text: str) -> str:
+    """Answer, definition or passage text (a small Markdown subset) as safe HTML."""
+    return _MARKDOWN.render(text or "")
 
 
 def to_html(turns: Sequence[Turn], *, title: str = DEFAULT_TITLE,
@@ -196,23 +313,22 @@ def to_html(turns: Sequence[Turn], *, title: str = DEFAULT_TITLE,
     if dataset_version:
         out.append(f"<p>Dataset version: <code>{html.escape(dataset_version)}</code></p>")
     for n, (question, a) in enumerate(turns, start=1):
-        out.append(f"<h2>{n}. {html.escape(question)}</h2>{_paragraphs(a.text)}")
+        out.append(f"<h2>{n}. {html.escape(question)}</h2>{markdown_html(a.text)}")
         if a.values:
-            out.append("<h3>Numbers</h3>" + _html_table(*values_table(a)))
+            out.append("<h3>Numbers</h3>" + _html_table(*_shown_values(a)))
         tables = a.evidence_of("table")
         for t in tables:
-            out.append(f"<h3>Table: {_h(t.get('title'))}</h3>"
-                       + _html_table(table_columns(t), t.get("rows", [])))
+            out.append(f"<h3>Table: {_h(t.get('title'))}</h3>" + _html_table(*_shown_table(t)))
         for c in a.evidence_of("chart"):
             out.append(f"<h3>Chart ({_h(c.get('type'))}): {_h(c.get('title'))}</h3>"
                        + _html_table(*chart_table(c, tables)))
         for d in a.evidence_of("definition"):
             out.append(f"<h3>Definition: {_h(d.get('label') or d.get('kpi'))}</h3>"
-                       f"<p>{_h(d.get('definition'))}</p><p>Formula: "
+                       f"{markdown_html(fmt(d.get('definition')))}<p>Formula: "
                        f"<code>{_h(d.get('formula'))}</code></p>")
         tests = a.evidence_of("test")
         if tests:
-            out.append("<h3>Tests</h3>" + _html_table(*_tests_table(tests)))
+            out.append("<h3>Tests</h3>" + _html_table(*tests_table(tests)))
         passages = a.evidence_of("passage")
         if passages:
             out.append("<h3>Sources</h3>")
@@ -220,9 +336,10 @@ def to_html(turns: Sequence[Turn], *, title: str = DEFAULT_TITLE,
                 where = " &gt; ".join(_h(x) for x in (p.get("title"), p.get("section")) if x)
                 wave = f", wave {_h(p['wave'])}" if p.get("wave") else ""
                 out.append(f"<p><strong>{where}</strong>{wave} ({_h(p.get('source'))})</p>"
-                           f"<blockquote>{_paragraphs(str(p.get('text', '')))}</blockquote>")
-        if a.warnings:
+                           f"<blockquote>{markdown_html(str(p.get('text', '')))}</blockquote>")
+        warnings = page_warnings(a)
+        if warnings:
             out.append("<h3>Warnings</h3><ul>" + "".join(
-                f"<li class='warn'>{_h(w)}</li>" for w in a.warnings) + "</ul>")
+                f"<li class='warn'>{_h(w)}</li>" for w in warnings) + "</ul>")
     out.append("</body></html>")
     return "\n".join(out)

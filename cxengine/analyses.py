@@ -4,21 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from cxengine.kpi_sql import Filters
-from cxengine.kpis import get_kpi
-from cxengine.measure import Context, cell_row
-from cxengine.results import Result
+from cxengine.errors import Unanswerable
+from cxengine.kpi_sql import RATER_ROW_SETS, Filters, ask_instead, pools_channels
+from cxengine.kpis import Kpi, get_kpi
+from cxengine.measure import Cell, Context, cell_row
+from cxengine.results import Result, Run
+from cxengine.stats import TestResult
+
+# Dimensions whose two sides can hold the same HCPs (a rater rates brands of both companies,
+# is reached by both channels): an independent-samples test ignores that overlap.
+OVERLAPPING_DIMENSIONS = ("company", "channel")
+
+
+def row_kpi(kpi_id: str) -> Kpi:
+    """The KPI, if the row analyses can compute it; a derived KPI says where to ask."""
+    kpi = get_kpi(kpi_id)
+    if kpi.kind != "row":
+        raise Unanswerable(ask_instead(kpi))
+    return kpi
 
 
 def kpi_value(ctx: Context, kpi_id: str, filters: Filters, by: tuple[str, ...] = ()
               ) -> Result:
     """Any KPI for any filter, optionally broken down by dimensions."""
-    kpi = get_kpi(kpi_id)
+    kpi = row_kpi(kpi_id)
     run = ctx.new_run()
-    if kpi.requires == "channel" and not filters.channel and "channel" not in by:
+    if pools_channels(kpi, filters, by):
         by = (*by, "channel")
-        run.note(f"{kpi.label} is measured per channel: shown for every channel")
-    ctx.coverage_warnings(run, kpi, filters)
+        run.note(f"{kpi.label} is measured per channel: shown for "
+                 f"{'each channel named' if filters.channel else 'every channel'}")
+    ctx.coverage_warnings(run, kpi, filters, by)
     cells = ctx.measure(run, kpi, filters, by)
     values = [ctx.value(kpi, c, filters) for c in cells]
     if not cells:
@@ -34,9 +49,10 @@ def kpi_value(ctx: Context, kpi_id: str, filters: Filters, by: tuple[str, ...] =
 def ranking(ctx: Context, kpi_id: str, ta: str, market: str, wave: str,
             filters: Filters | None = None) -> Result:
     """Brands of one TA in one market and wave, best first, with leader and gap to leader."""
-    kpi = get_kpi(kpi_id)
+    kpi = row_kpi(kpi_id)
     run = ctx.new_run()
     f = (filters or Filters()).with_(ta=ta, market=market, wave=wave, brand=None)
+    ctx.require_one_channel(kpi, f)
     ctx.coverage_warnings(run, kpi, f)
     cells = ctx.measure(run, kpi, f, ("brand",))
     shown = [c for c in cells if c.estimate.value is not None]
@@ -82,12 +98,13 @@ def ranking(ctx: Context, kpi_id: str, ta: str, market: str, wave: str,
 def trend(ctx: Context, kpi_id: str, filters: Filters, waves: list[str] | None = None
           ) -> Result:
     """A KPI over waves, with the significance of each wave-over-wave change."""
-    kpi = get_kpi(kpi_id)
+    kpi = row_kpi(kpi_id)
     run = ctx.new_run()
     f = filters.with_(wave=waves) if waves else filters.with_(wave=None)
-    by = ("wave", "channel") if kpi.requires == "channel" and not f.channel else ("wave",)
+    by = ("wave", "channel") if pools_channels(kpi, f, ("wave",)) else ("wave",)
     if len(by) > 1:
         run.note(f"{kpi.label} is measured per channel: one line per channel")
+    ctx.coverage_warnings(run, kpi, f.with_(wave=waves or list(ctx.waves.index)), by)
     cells = ctx.measure(run, kpi, f, by)
     series: dict[Any, list] = {}
     for c in cells:
@@ -95,7 +112,7 @@ def trend(ctx: Context, kpi_id: str, filters: Filters, waves: list[str] | None =
     rows, values = [], []
     for channel, cs in series.items():
         cs.sort(key=lambda c: int(ctx.waves.loc[c.group["wave"], "sequence"]))
-        prev = None
+        prev, changes = None, []
         for c in cs:
             row = cell_row(kpi, c)
             row["wave_type"] = str(ctx.waves.loc[c.group["wave"], "wave_type"])
@@ -104,16 +121,14 @@ def trend(ctx: Context, kpi_id: str, filters: Filters, waves: list[str] | None =
                 label = f"{prev.group['wave']} -> {c.group['wave']}" + (
                     f" ({channel})" if channel else "")
                 run.test(label, test)
+                changes.append((label, test))
                 row.update(change=test.difference, significant=test.significant,
                            p_value=test.p_value)
             rows.append(row)
             values.append(ctx.value(kpi, c, f))
             if c.estimate.value is not None:
                 prev = c
-    carried = {c.group["wave"] for c in cells}
-    for w in ctx.waves.index:
-        if w not in carried and ctx.is_light(w) and not kpi.light and (not waves or w in waves):
-            run.note(f"{w} is a light wave and does not carry {kpi.label}: not in the trend")
+        _trend_significance(run, kpi, changes)
     ctx.flag_warnings(run, kpi, values)
     if not cells:
         run.warn(f"no {kpi.label} data for this selection")
@@ -126,11 +141,26 @@ def trend(ctx: Context, kpi_id: str, filters: Filters, waves: list[str] | None =
                         table_title=f"{kpi.label} by wave")
 
 
+def _trend_significance(run: Run, kpi: Kpi, changes: list[tuple[str, TestResult]]) -> None:
+    """One warning per series listing the changes that are not significant or untested."""
+    flat = [f"{label} ({kpi.format_change(t.difference)})" for label, t in changes
+            if t.significant is False]
+    untested = [f"{label} ({t.detail.get('reason', 'no test')})" for label, t in changes
+                if t.significant is None]
+    if flat:
+        conf = f"{changes[0][1].confidence:.0%}"
+        run.warn(f"{kpi.label}: not significant at {conf}: {'; '.join(flat)}")
+    if untested:
+        run.warn(f"{kpi.label}: no significance test possible for {'; '.join(untested)}")
+
+
 def compare(ctx: Context, kpi_id: str, filters: Filters, dimension: str, a: Any, b: Any
             ) -> Result:
     """Two brands, waves, markets or segments on one KPI, with the right test."""
-    kpi = get_kpi(kpi_id)
+    kpi = row_kpi(kpi_id)
     run = ctx.new_run()
+    if dimension != "channel":  # comparing channels names one channel per side
+        ctx.require_one_channel(kpi, filters)
     sides = []
     for side in (a, b):
         f = filters.with_(**{dimension: side if dimension == "prescriber" else [side]})
@@ -146,16 +176,41 @@ def compare(ctx: Context, kpi_id: str, filters: Filters, dimension: str, a: Any,
     if ca is None or cb is None:
         run.warn(f"no {kpi.label} data for {a if ca is None else b}")
     else:
-        paired = dimension == "brand" and len(fa.wave or ()) == 1
-        test = (ctx.paired_tests(run, kpi, fa, a, [b]).get(b) if paired else None)
-        if paired and test is None:
-            run.note("brands share raters; this test treats them as independent, so it is "
-                     "approximate")
-        test = test or ctx.change_test(kpi, ca, cb)
-        run.test(f"{b} vs {a}", test)
+        test = _compare_test(ctx, run, kpi, fa, dimension, a, b, ca, cb)
         summary.update(difference=None if ca.estimate.value is None or cb.estimate.value is None
                        else cb.estimate.value - ca.estimate.value,
                        significant=test.significant, test=test.test, p_value=test.p_value)
     chart = {"type": "bar", "x": dimension, "y": "value", "title": f"{kpi.label}: {a} vs {b}"}
     return Result.build("compare", run, values, rows, summary, chart,
                         table_title=f"{kpi.label}: {a} vs {b}")
+
+
+def _compare_test(ctx: Context, run: Run, kpi: Kpi, fa: Filters, dimension: str, a: Any,
+                  b: Any, ca: Cell, cb: Cell) -> TestResult:
+    """The right test for the two sides, recorded with its caveats."""
+    label = (f"{ctx.brand_name(b)} vs {ctx.brand_name(a)}" if dimension == "brand"
+             else f"{b} vs {a}")
+    test = None
+    if dimension == "brand" and kpi.rows in RATER_ROW_SETS:
+        test = ctx.paired_tests(run, kpi, fa, a, [b])[b]
+        n_common = int(test.detail.get("n_common", 0))
+        if n_common == 0:
+            ta_a, ta_b = ctx.brand_ta(a), ctx.brand_ta(b)
+            names = (ctx.brand_name(a), ctx.brand_name(b))
+            run.warn(f"{names[0]} and {names[1]} belong to different therapy areas: no HCP "
+                     "rated both, no test" if ta_a and ta_b and ta_a != ta_b else
+                     f"no HCP rated both {names[0]} and {names[1]} in this selection: no test")
+        else:
+            run.note(f"paired test on the {n_common} HCPs who rated both brands; its "
+                     "difference is the mean within-HCP difference among them")
+    elif dimension == "brand":
+        run.note("brands share raters; this test treats them as independent, so it is "
+                 "approximate")
+    if dimension in OVERLAPPING_DIMENSIONS:
+        run.note(f"the two {dimension} sides can hold the same HCPs; this test treats them as "
+                 "independent, so it is approximate")
+    test = test or ctx.change_test(kpi, ca, cb)
+    run.test(label, test)
+    if not (dimension == "brand" and test.detail.get("n_common") == 0):
+        ctx.significance_warning(run, kpi, label, test)
+    return test

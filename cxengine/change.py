@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from cxengine.drivers import PREDICTORS, TARGET, cross_products
-from cxengine.kpi_sql import Filters
-from cxengine.kpis import get_kpi
-from cxengine.measure import Cell, Context, cell_row
+from cxengine.errors import Unanswerable
+from cxengine.kpi_sql import RATER_ROW_SETS, Filters
+from cxengine.kpis import Kpi, get_kpi
+from cxengine.measure import SEGMENT_DIMENSIONS, Cell, Context, cell_row, segment_label
 from cxengine.regression import regression
 from cxengine.results import Result, Run
+from cxengine.stats import base_flags
 
 
 def _by_wave(ctx: Context, run: Run, kpi_id: str, f: Filters, waves: list[str],
@@ -31,11 +33,22 @@ def _by_wave(ctx: Context, run: Run, kpi_id: str, f: Filters, waves: list[str],
 
 
 def explain_change(ctx: Context, kpi_id: str, *, brand: str, market: str, from_wave: str,
-                   to_wave: str, segment: str = "prescriber") -> Result:
-    kpi = get_kpi(kpi_id)
+                   to_wave: str, segment: str = "prescriber", segments: Filters | None = None
+                   ) -> Result:
+    """`segments` (prescriber / specialty / setting filters) restrict every part: the change,
+    the regression rows, the driver means, the channels and the mix vs rate split."""
+    kpi = _decomposable(get_kpi(kpi_id))
+    if ctx.brand_ta(brand) is None:
+        raise Unanswerable(f"there is no brand {brand!r} in the benchmark")
+    if segment not in SEGMENT_DIMENSIONS:
+        raise ValueError(f"mix vs rate splits by one of {', '.join(SEGMENT_DIMENSIONS)}, "
+                         f"not {segment!r}")
     run = ctx.new_run()
-    base = Filters.of(brand=brand, market=market)
+    base = (segments or Filters()).with_(brand=brand, market=market)
     waves = [from_wave, to_wave]
+    chosen = segment_label(base.segments())
+    if chosen:
+        run.note(f"every part restricted to {chosen}")
     for w in waves:
         ctx.coverage_warnings(run, kpi, base.with_(wave=w))
     # 1. the change and its significance
@@ -45,7 +58,8 @@ def explain_change(ctx: Context, kpi_id: str, *, brand: str, market: str, from_w
               if c is not None]
     ctx.flag_warnings(run, kpi, values)
     summary: dict[str, Any] = {"kpi": kpi.id, "brand": brand, "market": market,
-                               "from_wave": from_wave, "to_wave": to_wave}
+                               "from_wave": from_wave, "to_wave": to_wave,
+                               "filters": base.to_dict(), "segment": chosen}
     rows: list[dict[str, Any]] = []
     if a is None or b is None or a.estimate.value is None or b.estimate.value is None:
         run.warn(f"cannot compare {kpi.label} for {ctx.brand_name(brand)} in {market} between "
@@ -53,18 +67,19 @@ def explain_change(ctx: Context, kpi_id: str, *, brand: str, market: str, from_w
         return Result.build("explain_change", run, values, rows, summary)
     test = ctx.change_test(kpi, a, b)
     run.test(f"{kpi.label} {from_wave} -> {to_wave}", test)
+    ctx.significance_warning(run, kpi, f"{kpi.label} {from_wave} -> {to_wave}", test)
     delta = b.estimate.value - a.estimate.value
     summary.update(change=delta, significant=test.significant, test=test.test,
                    p_value=test.p_value, value_from=a.estimate.value, value_to=b.estimate.value)
     rows += [{"part": "level", "item": w, **cell_row(kpi, c)} for w, c in ((from_wave, a),
                                                                            (to_wave, b))]
     # 2. driver contributions
-    contributions = _contributions(ctx, run, kpi, brand, market, waves)
+    contributions = _contributions(ctx, run, kpi, brand, base, waves)
     summary["contributions"] = contributions
     explained = sum(c["contribution"] for c in contributions)
     summary["explained"], summary["unexplained"] = explained, delta - explained
-    rows += [{"part": "driver", "item": c["predictor"], "delta_mean": c["delta_mean"],
-              "coefficient": c["coefficient"], "contribution": c["contribution"]}
+    rows += [{"part": "driver", "item": c["predictor"], **{k: v for k, v in c.items()
+                                                         if k != "predictor"}}
              for c in contributions]
     # 3. channels
     summary["channels"] = _channel_deltas(ctx, run, base, waves)
@@ -72,9 +87,10 @@ def explain_change(ctx: Context, kpi_id: str, *, brand: str, market: str, from_w
                                                           if k != "channel"}}
              for c in summary["channels"]]
     # 4. mix vs rate
-    summary["mix"] = _mix_rate(ctx, run, kpi.id, base, waves, segment)
+    split = _mix_segment(run, base, segment)
+    summary["mix"] = _mix_rate(ctx, run, kpi.id, base, waves, split, delta) if split else {}
     rows += [{"part": "mix", "item": k, "contribution": v} for k, v in summary["mix"].items()
-             if k in ("mix", "rate", "interaction")]
+             if k in MIX_PARTS]
     chart = {"type": "waterfall", "start": a.estimate.value, "end": b.estimate.value,
              "steps": [{"label": c["predictor"], "value": c["contribution"]}
                        for c in contributions]
@@ -84,10 +100,38 @@ def explain_change(ctx: Context, kpi_id: str, *, brand: str, market: str, from_w
                         table_title=f"Why {kpi.label} moved, {from_wave} -> {to_wave}")
 
 
-def _contributions(ctx: Context, run: Run, kpi, brand: str, market: str, waves: list[str]
-                   ) -> list[dict[str, Any]]:
+MIX_PARTS = ("mix", "rate", "interaction", "remainder")
+
+
+def _decomposable(kpi: Kpi) -> Kpi:
+    """The decomposition regresses a per-rater score on the rater's driver ratings, so it
+    needs a KPI measured over the brand's raters."""
+    if kpi.kind == "row" and kpi.rows in RATER_ROW_SETS and kpi.score:
+        return kpi
+    raise Unanswerable(f"{kpi.label} is not measured over the brand's raters, so a 'why did it "
+                       "move' decomposition cannot split it; it decomposes KPIs rated by each "
+                       "HCP (NPS, satisfaction, CX index, product score, a CX driver, ...). "
+                       "For a channel KPI ask for its trend or the channel mix")
+
+
+def _mix_segment(run: Run, base: Filters, asked: str) -> str | None:
+    """Mix vs rate across a filtered dimension has one segment only: use another one."""
+    filtered = base.segments()
+    if asked not in filtered:
+        return asked
+    other = next((d for d in SEGMENT_DIMENSIONS if d not in filtered), None)
+    if other is None:
+        run.note("mix vs rate skipped: every segment dimension is filtered on")
+    else:
+        run.note(f"mix vs rate split by {other}, not {asked}: {asked} is filtered on")
+    return other
+
+
+def _contributions(ctx: Context, run: Run, kpi: Kpi, brand: str, base: Filters,
+                   waves: list[str]) -> list[dict[str, Any]]:
     """Delta of the brand's mean predictors x the pooled regression coefficients."""
     ta = str(ctx.brands.loc[brand, "ta_id"])
+    pooled = base.with_(brand=None, market=None, ta=ta)
     full = [w for w in waves if not ctx.is_light(w)]
     predictors = PREDICTORS if len(full) == 2 else ("product_rating",)
     if len(full) < 2:
@@ -95,22 +139,26 @@ def _contributions(ctx: Context, run: Run, kpi, brand: str, market: str, waves: 
                  "decomposed; the drivers' part stays in 'not explained'")
     # Coefficients from the full model, pooled over the TA in both (full) waves, all markets.
     pool = full or ctx.wave_order([str(w) for w in ctx.waves.index if not ctx.is_light(w)])
-    reg = regression(cross_products(ctx, run, Filters.of(ta=ta, wave=pool), kpi.score or ""),
+    reg = regression(cross_products(ctx, run, pooled.with_(wave=pool), kpi.score or ""),
                      TARGET, PREDICTORS)
+    chosen = segment_label(base.segments())
     run.note(f"driver contributions: change in {ctx.brand_name(brand)}'s mean rating x "
              f"coefficient of the regression of the {kpi.label} score on the drivers and "
-             f"product, pooled over {ta}, all markets, waves {', '.join(pool)} "
-             f"(R² = {reg.r_squared:.3f})")
-    means = []
-    for w in waves:
-        cp = cross_products(ctx, run, Filters.of(brand=brand, market=market, wave=w),
-                            kpi.score or "", predictors)
-        means.append(dict(zip(cp.names, cp.means(), strict=True)) if cp.n else {})
-    if not all(means):
+             f"product, pooled over {ta}, all markets, waves {', '.join(pool)}"
+             f"{', ' + chosen if chosen else ''} (R² = {reg.r_squared:.3f})")
+    sides = [cross_products(ctx, run, base.with_(wave=w), kpi.score or "", predictors)
+             for w in waves]
+    least = min(cp.n_eff for cp in sides)
+    if any("suppressed" in base_flags(cp.n, cp.n_eff, ctx.thresholds) for cp in sides):
+        run.warn(f"too few complete ratings of {ctx.brand_name(brand)} in a wave for driver "
+                 f"contributions (effective base {least:.1f} < "
+                 f"{ctx.thresholds.suppress_below:g})")
         return []
+    means = [dict(zip(cp.names, cp.means(), strict=True)) for cp in sides]
     out = [{"predictor": p, "delta_mean": means[1][p] - means[0][p],
             "coefficient": reg.coefficients[p],
-            "contribution": (means[1][p] - means[0][p]) * reg.coefficients[p]}
+            "contribution": (means[1][p] - means[0][p]) * reg.coefficients[p],
+            "delta_mean_min_effective_base": round(least, 1)}
            for p in predictors]
     return sorted(out, key=lambda c: -abs(c["contribution"]))
 
@@ -128,32 +176,56 @@ def _channel_deltas(ctx: Context, run: Run, base: Filters, waves: list[str]
         i0, i1 = (impact[w].get(ch) for w in waves)
         out.append({"channel": ch,
                     "reach_from": _v(r0), "reach_to": _v(r1), "reach_delta": _d(r0, r1),
-                    "impact_from": _v(i0), "impact_to": _v(i1), "impact_delta": _d(i0, i1)})
+                    "impact_from": _v(i0), "impact_to": _v(i1), "impact_delta": _d(i0, i1),
+                    "reach_from_effective_base": _n_eff(r0),
+                    "reach_to_effective_base": _n_eff(r1),
+                    "impact_from_effective_base": _n_eff(i0),
+                    "impact_to_effective_base": _n_eff(i1)})
     return sorted(out, key=lambda c: -abs(c["reach_delta"] or 0))
 
 
 def _mix_rate(ctx: Context, run: Run, kpi_id: str, base: Filters, waves: list[str],
-              segment: str) -> dict[str, Any]:
+              segment: str, change: float) -> dict[str, Any]:
+    """dK = sum dw_i k_i0 (mix) + sum w_i0 dk_i (rate) + sum dw_i dk_i (interaction).
+
+    A segment present in one wave only has weight 0 in the other and no value there: its
+    value is taken as unchanged, so all of it counts as mix (it entered or left the base).
+    What rounding or clipping leaves over is reported as the remainder, so the parts always
+    add up to the change."""
     cells = _by_wave(ctx, run, kpi_id, base, waves, (segment,))
     w0, w1 = (sum(c.moments.sum_w for c in cells[w].values()) for w in waves)
     if not w0 or not w1:
         return {}
     parts = {"mix": 0.0, "rate": 0.0, "interaction": 0.0}
     segments = []
-    for key in sorted(set(cells[waves[0]]) & set(cells[waves[1]]), key=str):
-        c0, c1 = cells[waves[0]][key], cells[waves[1]][key]
-        s0, s1 = c0.moments.sum_w / w0, c1.moments.sum_w / w1
-        k0, k1 = c0.moments.mean, c1.moments.mean
+    one_wave = []
+    for key in sorted(set(cells[waves[0]]) | set(cells[waves[1]]), key=str):
+        c0, c1 = cells[waves[0]].get(key), cells[waves[1]].get(key)
+        s0 = c0.moments.sum_w / w0 if c0 else 0.0
+        s1 = c1.moments.sum_w / w1 if c1 else 0.0
+        # cells carry weight (n > 0), so their mean is defined; a missing side takes the other's
+        k0 = (c0 or c1).moments.mean or 0.0
+        k1 = (c1 or c0).moments.mean or 0.0
+        if c0 is None or c1 is None:
+            one_wave.append(f"{key} ({waves[1] if c0 is None else waves[0]} only)")
         parts["mix"] += (s1 - s0) * k0
         parts["rate"] += s0 * (k1 - k0)
         parts["interaction"] += (s1 - s0) * (k1 - k0)
         segments.append({"segment": key, "share_from": s0, "share_to": s1,
-                         "value_from": c0.estimate.value, "value_to": c1.estimate.value})
+                         "value_from": _v(c0), "value_to": _v(c1)})
+    parts["remainder"] = change - sum(parts.values())
+    if one_wave:
+        run.note(f"mix vs rate by {segment}: {', '.join(one_wave)} present in one wave only; "
+                 "weight 0 in the other, all of its contribution counted as mix")
     return {**parts, "segment": segment, "segments": segments}
 
 
 def _v(c: Cell | None) -> float | None:
     return None if c is None else c.estimate.value
+
+
+def _n_eff(c: Cell | None) -> float | None:
+    return None if c is None else round(c.estimate.n_eff, 1)
 
 
 def _d(a: Cell | None, b: Cell | None) -> float | None:

@@ -16,6 +16,13 @@ from cxengine.results import Result
 from cxengine.stats import DEFAULT_THRESHOLDS, Thresholds
 from cxengine.store import DEFAULT_DB, DEFAULT_TIMEOUT_S, Store
 
+Segment = str | list[str] | tuple[str, ...] | None  # a specialty or setting: one id or several
+
+
+def _segments(prescriber: bool | None, specialty: Segment, setting: Segment) -> Filters:
+    """The segment filters of an analysis, with the same meaning as in kpi_value."""
+    return Filters.of(prescriber=prescriber, specialty=specialty, setting=setting)
+
 
 class Engine:
     def __init__(self, db: Path | str = DEFAULT_DB, *, thresholds: Thresholds | None = None,
@@ -49,23 +56,33 @@ class Engine:
         return analyses.compare(self.ctx, kpi, Filters.of(**filters), dimension, a, b)
 
     def key_drivers(self, *, ta: str | None = None, market: str | None = None,
-                    wave: str | None = None,
-                    brand: str | None = None) -> Result:
-        return drivers.key_drivers(self.ctx, ta=ta, market=market, wave=wave, brand=brand)
+                    wave: str | None = None, brand: str | None = None,
+                    prescriber: bool | None = None, specialty: Segment = None,
+                    setting: Segment = None) -> Result:
+        return drivers.key_drivers(self.ctx, ta=ta, market=market, wave=wave, brand=brand,
+                                   segments=_segments(prescriber, specialty, setting))
 
     def explain_change(self, kpi: str = "nps", *, brand: str, market: str, from_wave: str,
-                       to_wave: str, segment: str = "prescriber") -> Result:
+                       to_wave: str, segment: str = "prescriber",
+                       prescriber: bool | None = None, specialty: Segment = None,
+                       setting: Segment = None) -> Result:
         return change.explain_change(self.ctx, kpi, brand=brand, market=market,
-                                     from_wave=from_wave, to_wave=to_wave, segment=segment)
+                                     from_wave=from_wave, to_wave=to_wave, segment=segment,
+                                     segments=_segments(prescriber, specialty, setting))
 
-    def channel_mix(self, *, brand: str, market: str, wave: str) -> Result:
-        return channels.channel_mix(self.ctx, brand=brand, market=market, wave=wave)
+    def channel_mix(self, *, brand: str, market: str, wave: str,
+                    prescriber: bool | None = None, specialty: Segment = None,
+                    setting: Segment = None) -> Result:
+        return channels.channel_mix(self.ctx, brand=brand, market=market, wave=wave,
+                                    segments=_segments(prescriber, specialty, setting))
 
     def perception_gap(self, kpi: str = "nps", *, company: str | None = None,
                        brand: str | None = None, market: str | None = None,
-                       wave: str | None = None) -> Result:
+                       wave: str | None = None, prescriber: bool | None = None,
+                       specialty: Segment = None, setting: Segment = None) -> Result:
+        """A segment raises Unanswerable: internal estimates cover all HCPs."""
         return gaps.perception_gap(self.ctx, kpi, company=company, brand=brand, market=market,
-                                   wave=wave)
+                                   wave=wave, segments=_segments(prescriber, specialty, setting))
 
     def correlations(self, *, ta: str | None = None, wave: str | None = None) -> Result:
         return omnichannel.correlations(self.ctx, ta=ta, wave=wave)

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from cxengine.errors import Unanswerable
 from cxengine.kpi_sql import Filters
 from cxengine.kpis import get_kpi
-from cxengine.measure import Context
+from cxengine.measure import Context, segment_label
 from cxengine.results import Result, Value
 
 
 def perception_gap(ctx: Context, kpi_id: str = "nps", *, company: str | None = None,
                    brand: str | None = None, market: str | None = None,
-                   wave: str | None = None) -> Result:
+                   wave: str | None = None, segments: Filters | None = None) -> Result:
+    """`segments`: internal estimates are made for all HCPs, so any segment is refused."""
+    asked = segment_label((segments or Filters()).segments())
+    if asked:
+        raise Unanswerable(f"Internal estimates cover all HCPs of a brand, market and wave, "
+                           f"not {asked}: a perception gap exists only for all HCPs; ask "
+                           "without the segment")
     kpi = get_kpi(kpi_id)
+    if kpi.kind != "row":
+        raise Unanswerable(f"{kpi.label} has no internal estimates to compare with")
     run = ctx.new_run()
     run.use(get_kpi("perception_gap"))
     conds, params = ["i.kpi_id = ?"], [kpi.id]
@@ -56,10 +65,15 @@ def perception_gap(ctx: Context, kpi_id: str = "nps", *, company: str | None = N
     values, by_company = [], {}
     for r in usable:
         by_company.setdefault(r["company"], []).append(r)
-    for comp, rs in sorted(by_company.items()):
+    for _, rs in sorted(by_company.items()):
+        # Base = the HCP ratings behind the HCP values (cells are separate brand x market x
+        # wave samples, so their bases add); the company is named in the table and summary.
         values.append(Value(kpi="perception_gap", value=_mean(r["gap"] for r in rs),
-                            base=len(rs), segment=comp,
-                            brand=brand, market=market, wave=wave))
+                            base=sum(r["base"] for r in rs),
+                            effective_base=sum(r["effective_base"] for r in rs),
+                            brand=_only(r["brand"] for r in rs),
+                            market=_only(r["market"] for r in rs),
+                            wave=_only(r["wave"] for r in rs)))
     summary = {"kpi": kpi.id, "company": company, "brand": brand, "market": market,
                "wave": wave, "cells": len(usable),
                "mean_gap": _mean(r["gap"] for r in usable),
@@ -72,10 +86,18 @@ def perception_gap(ctx: Context, kpi_id: str = "nps", *, company: str | None = N
                                      / sum(abs(r["hcp_value"]) for r in rs), "cells": len(rs)}
                               for comp, rs in sorted(by_company.items())}}
     run.note("value per company = mean gap (internal estimate - HCP value) over its "
-             "brand x market x wave cells; relative gap = sum of gaps / sum of |HCP values|")
+             "brand x market x wave cells; relative gap = sum of gaps / sum of |HCP values|; "
+             "base = the HCP ratings behind the HCP values, summed over the cells")
+    summary["companies"] = sorted(by_company)
     chart = {"type": "bar", "x": "company", "y": "gap", "title": f"{kpi.label}: perception gap"}
     return Result.build("perception_gap", run, values, rows, summary, chart,
                         table_title=f"{kpi.label}: internal estimate vs HCP view")
+
+
+def _only(xs) -> Any:
+    """The one value all items share, else None (the value spans several)."""
+    distinct = set(xs)
+    return distinct.pop() if len(distinct) == 1 else None
 
 
 def _mean(xs) -> float | None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from cxengine.kpi_sql import Filters, moments_sql
+from cxengine.errors import Unanswerable
+from cxengine.kpi_sql import CHANNEL_ROW_SETS, RATER_ROW_SETS, ROW_SETS, Filters, moments_sql
 from cxengine.kpis import Kpi
 from cxengine.results import Run, Value
 from cxengine.stats import (
@@ -80,11 +81,33 @@ class Context:
             return "all brands"
         return self._brand_names.get(brand_id, brand_id)
 
+    def brand_ta(self, brand_id: str) -> str | None:
+        return str(self.brands.loc[brand_id, "ta_id"]) if brand_id in self.brands.index else None
+
+    @cached_property
+    def channels(self) -> list[str]:
+        return self.store.query("SELECT channel_id FROM channels ORDER BY channel_id"
+                                )["channel_id"].tolist()
+
+    def require_one_channel(self, kpi: Kpi, filters: Filters) -> None:
+        """A channel KPI ranked or compared over pooled channels means nothing: refuse it."""
+        if kpi.rows in CHANNEL_ROW_SETS and len(filters.channel or ()) != 1:
+            examples = sorted(self.channels, key=lambda c: (c != "f2f_rep", c))
+            raise Unanswerable(f"{kpi.label} is measured per channel: name a channel, e.g. "
+                               f"{', '.join(examples[:3])}, ... (channels: "
+                               f"{', '.join(self.channels)})")
+
     # --- measuring -------------------------------------------------------
-    def measure(self, run: Run, kpi: Kpi, filters: Filters, by: tuple[str, ...] = ()
-                ) -> list[Cell]:
+    def measure(self, run: Run, kpi: Kpi, filters: Filters, by: tuple[str, ...] = (), *,
+                pool_channels: bool = False) -> list[Cell]:
+        """Cells of a KPI per group of `by`. A channel KPI needs one channel or a channel
+        breakdown unless the caller opts in to `pool_channels` (see kpi_sql.moments_sql)."""
         run.use(kpi)
-        sql, params = moments_sql(kpi, filters, by)
+        sql, params = moments_sql(kpi, filters, by, pool_channels=pool_channels)
+        if kpi.rows not in CHANNEL_ROW_SETS and ("channel" in by or filters.channel):
+            reached = "each channel" if "channel" in by else " or ".join(filters.channel or ())
+            run.note(f"{kpi.label} among the HCPs reached by {reached} (at least one "
+                     "interaction with the brand in the channel in the last 3 months)")
         cells = []
         for row in self.store.rows(sql, params, run.sql):
             m = Moments(int(row["n"] or 0), float(row["sum_w"] or 0), float(row["sum_w2"] or 0),
@@ -111,34 +134,37 @@ class Context:
         conf = self.thresholds.confidence
         if "suppressed" in a.estimate.flags or "suppressed" in b.estimate.flags:
             return independent_z_test(a.estimate, b.estimate, conf)  # says "base too low"
-        if kpi.test == "share" and kpi.rows != "assets":
-            return two_proportion_z_test(a.moments, b.moments, conf)
-        if kpi.test == "mean":
+        rows = ROW_SETS[kpi.rows]
+        if kpi.test == "share" and not rows.content_per_rater and kpi.rows != "assets":
+            return two_proportion_z_test(a.moments, b.moments, conf)  # 0/100 per row
+        if kpi.test == "mean" or rows.content_per_rater:  # per-rater shares: a mean
             return welch_t_test(a.moments, b.moments, conf)
         return independent_z_test(a.estimate, b.estimate, conf)
 
     def paired_tests(self, run: Run, kpi: Kpi, filters: Filters, brand_a: str,
                      others: list[str]) -> dict[str, TestResult]:
-        """Brand vs brand in one wave: the same HCPs rate both, so the test works on the
-        difference within rater (b - a), over the raters of both. One query for all `others`."""
-        if kpi.rows != "raters" or kpi.score is None or not others:
+        """Brand vs brand: the same HCPs rate both, so the test works on the difference
+        within rater (b - a), over the raters of both. Respondent ids are unique per wave, so
+        the pairs stay within a wave over any waves filtered. One query for all `others`."""
+        if kpi.rows not in RATER_ROW_SETS or kpi.score is None or not others:
             return {}
-        conds, params = filters.with_(brand=None).conditions("raters")
-        where = " AND ".join(conds) or "TRUE"
+        conds, params = filters.with_(brand=None).conditions(kpi.rows)
+        where = " AND ".join([*ROW_SETS[kpi.rows].fixed, *conds]) or "TRUE"
         side = (f"SELECT r.respondent_id, r.brand_id, r.weight AS w, ({kpi.score}) AS x "
-                f"FROM rating_facts r WHERE {where} AND r.brand_id IN ")
+                f"FROM {ROW_SETS[kpi.rows].source} WHERE {where} AND r.brand_id IN ")
         marks = ", ".join("?" for _ in others)
         sql = ("SELECT b.brand_id, count(*) AS n, sum(a.w) AS sum_w, sum(a.w * a.w) AS sum_w2, "
                "sum(a.w * (b.x - a.x)) AS sum_wx, sum(a.w * (b.x - a.x) * (b.x - a.x)) AS sum_wx2 "
                f"FROM ({side}(?)) a JOIN ({side}({marks})) b ON a.respondent_id = b.respondent_id "
                "WHERE a.x IS NOT NULL AND b.x IS NOT NULL GROUP BY b.brand_id")
+        conf, least = self.thresholds.confidence, self.thresholds.suppress_below
         out = {}
         for row in self.store.rows(sql, [*params, brand_a, *params, *others], run.sql):
             m = Moments(int(row["n"]), float(row["sum_w"]), float(row["sum_w2"]),
                         float(row["sum_wx"]), float(row["sum_wx2"]))
-            out[row["brand_id"]] = paired_z_test(m, self.thresholds.confidence)
+            out[row["brand_id"]] = paired_z_test(m, conf, least)
         empty = Moments(0, 0.0, 0.0, 0.0, 0.0)
-        return {b: out.get(b) or paired_z_test(empty, self.thresholds.confidence) for b in others}
+        return {b: out.get(b) or paired_z_test(empty, conf, least) for b in others}
 
     # --- presenting ------------------------------------------------------
     def value(self, kpi: Kpi, cell: Cell, filters: Filters) -> Value:
@@ -160,25 +186,57 @@ class Context:
     def flag_warnings(self, run: Run, kpi: Kpi, values: list[Value], what: str = "") -> None:
         for v in values:
             where = what or describe_value(v, self)
+            # One decimal: "effective base 30 < 30" for 29.6 would read as a contradiction.
             if "suppressed" in v.flags and "empty" not in v.flags:
                 run.warn(f"{kpi.label} for {where}: base too low (effective base "
-                         f"{v.effective_base:.0f} < {self.thresholds.suppress_below:g}), "
+                         f"{v.effective_base:.1f} < {self.thresholds.suppress_below:g}), "
                          "not shown")
             elif "small_base" in v.flags:
                 run.warn(f"{kpi.label} for {where}: small base (effective base "
-                         f"{v.effective_base:.0f}), read with caution")
+                         f"{v.effective_base:.1f}), read with caution")
 
-    def coverage_warnings(self, run: Run, kpi: Kpi, filters: Filters) -> None:
+    def significance_warning(self, run: Run, kpi: Kpi, what: str, test: TestResult) -> None:
+        """Warn when a change or difference is not significant, or could not be tested."""
+        if test.significant is None:
+            run.warn(f"{what}: no significance test possible "
+                     f"({test.detail.get('reason', 'no test')})")
+        elif not test.significant:
+            run.warn(f"{what}: {kpi.format_change(test.difference)} is not significant at "
+                     f"{test.confidence:.0%} ({test.test}, p = {test.p_value:.2f})")
+
+    def coverage_warnings(self, run: Run, kpi: Kpi, filters: Filters,
+                          by: tuple[str, ...] = ()) -> None:
         """Say plainly when the data cannot carry what was asked."""
-        for w in filters.wave or ():
+        waves = list(filters.wave or ())
+        by_channel = bool(filters.channel) or "channel" in by
+        for w in waves:
             if self.is_light(w) and not kpi.light:
                 run.warn(f"{w} is a light wave: it asks headline KPIs only, not {kpi.label}")
-        for b in filters.brand or ():
-            for m in filters.market or ():
-                for w in filters.wave or ():
-                    if self.lifecycle.get((b, m, w)) == "prelaunch":
-                        run.warn(f"{self.brand_name(b)} was not launched in {m} by {w} "
-                                 "(prelaunch): no HCP ratings yet")
+            elif self.is_light(w) and by_channel:
+                run.warn(f"{w} is a light wave: it carries no channel data, so no HCP of it "
+                         "counts as reached by a channel")
+        self._launch_warnings(run, filters.brand or (), filters.market or (), waves)
+
+    def _launch_warnings(self, run: Run, brands: tuple[str, ...], markets: tuple[str, ...],
+                         waves: list[str]) -> None:
+        waves = [w for w in waves if w in self.waves.index]  # an unknown wave has no stage
+        for b in brands:
+            for m in markets or sorted({mk for (br, mk, _) in self.lifecycle if br == b}):
+                before = [w for w in waves if self.lifecycle.get((b, m, w)) == "prelaunch"]
+                if not before:
+                    continue
+                after = [w for w in self.wave_order(waves) if w not in before]
+                name = self.brand_name(b)
+                if len(waves) == 1:
+                    run.warn(f"{name} was not launched in {m} by {waves[0]} (prelaunch): "
+                             "no HCP ratings yet")
+                elif not after:
+                    run.warn(f"{name} was not launched in {m} in any wave asked (prelaunch): "
+                             "no HCP ratings")
+                else:
+                    run.warn(f"{name} launched in {m} only by {after[0]} (prelaunch in "
+                             f"{', '.join(self.wave_order(before))}): no HCP ratings before, "
+                             f"so its series starts at {after[0]}")
 
 
 def segment_label(seg: dict[str, Any]) -> str | None:

@@ -32,7 +32,9 @@ def correlations(ctx: Context, *, ta: str | None = None, wave: str | None = None
     by = ("brand", "market", "wave")
     cells: dict[tuple, dict[str, float]] = {}
     for m in MEASURES:
-        for c in ctx.measure(run, get_kpi(m), f, by):
+        # Mean channel impact of a cell deliberately pools every channel rating (one per
+        # rater and channel reached): the brand's experience across its channels.
+        for c in ctx.measure(run, get_kpi(m), f, by, pool_channels=True):
             if c.estimate.value is not None:
                 cells.setdefault(tuple(c.group[d] for d in by), {})[m] = c.estimate.value
     keys = [k for k, v in cells.items() if len(v) == len(MEASURES)]
@@ -57,6 +59,8 @@ def correlations(ctx: Context, *, ta: str | None = None, wave: str | None = None
     run.note("unit = brand x market x wave cell (full waves); Pearson correlation across cells; "
              "omnichannel performance = mean of standardised breadth and standardised mean "
              "channel impact. Correlation is not causation.")
+    run.note("mean channel impact of a cell = weighted mean of all its channel experience "
+             "ratings, pooled over channels (one rating per rater and channel reached)")
     chart = {"type": "scatter", "x": "omnichannel_performance", "y": "cx_index",
              "points": [{"cell": "/".join(k), "omnichannel_performance":
                          float(data["omnichannel_performance"][i]),

@@ -8,6 +8,17 @@ report is by construction what the engine computes on the same database:
   {{abschange:...}}   unsigned change ("10"), for changes whose direction the prose states
   {{sig:...}}         "significant at 95%" / "not significant at 95%"
   {{leader:nps ta:IMM market:DE wave:2026-Q2}}  the leading brand's name
+  {{rank:nps brand:dermavance ta:IMM market:DE wave:2025-Q2 [channel:...] [expect:last]}}
+                      the brand's position among the ranked brands ("4th of 4")
+
+Changes are computed from unrounded values. A change is shown at the KPI's display precision
+when that equals the difference of its two levels as displayed, else with one more decimal
+(61.2% -> 36.7% is "down 24.5 points", not "25" next to "61%" and "37%"): the same rule as the
+assistant's answers, so a stated change never contradicts the levels beside it.
+
+`expect:` states the position the prose around a `rank` claims (`first`, `last` or a
+number); rendering fails when the data disagree, so a report never ships a ranking
+claim the engine contradicts. `leader` takes the same `expect:` (a brand id).
 """
 
 from __future__ import annotations
@@ -15,13 +26,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cxengine.engine import Engine
-from cxengine.kpis import get_kpi
+from cxengine.kpis import Kpi, get_kpi
 
-PLACEHOLDER = re.compile(r"\{\{(kpi|change|abschange|sig|leader):(\S+?)((?: [a-z_]+:\S+?)*)\}\}")
+PLACEHOLDER = re.compile(
+    r"\{\{(kpi|change|abschange|sig|leader|rank):(\S+?)((?: [a-z_]+:\S+?)*)\}\}")
 
 
 class ReportError(Exception):
@@ -49,20 +61,63 @@ def render_placeholder(engine: Engine, p: Placeholder) -> str:
         if len(r.values) != 1 or r.values[0].value is None:
             raise ReportError(f"no reportable {kpi.id} for {a}")
         return kpi.format(r.values[0].value)
-    if p.verb == "leader":
-        r = engine.ranking(kpi.id, ta=a["ta"], market=a["market"], wave=a["wave"])
-        if not r.summary.get("leader"):
-            raise ReportError(f"no leader for {a}")
-        return engine.ctx.brand_name(r.summary["leader"])
+    if p.verb in ("leader", "rank"):
+        return _render_position(engine, p)
     r = engine.compare(kpi.id, dimension="wave", a=a["from"], b=a["to"], **filters)
     diff = r.summary.get("difference")
     if diff is None:
         raise ReportError(f"no reportable change of {kpi.id} for {a}")
     if p.verb == "sig":
         return "significant at 95%" if r.summary["significant"] else "not significant at 95%"
+    levels = {row["wave"]: row["value"] for row in r.table}
+    shown = change_precision(kpi, diff, (levels[a["from"]], levels[a["to"]]))
     if p.verb == "abschange":
-        return f"{abs(diff):.{kpi.decimals}f}"
-    return kpi.format(diff, signed=True)
+        return f"{abs(diff):.{shown.decimals}f}"
+    return shown.format(diff, signed=True)
+
+
+def change_precision(kpi: Kpi, diff: float, levels: tuple[float, float]) -> Kpi:
+    """The KPI at the precision a change between two displayed levels is shown with: the
+    display precision when it equals the difference of the levels as displayed, else one
+    more decimal."""
+    a, b = (float(f"{x:.{kpi.decimals}f}") for x in levels)  # as kpi.format displays them
+    if f"{abs(diff):.{kpi.decimals}f}" == f"{abs(b - a):.{kpi.decimals}f}":
+        return kpi
+    return replace(kpi, decimals=kpi.decimals + 1)
+
+
+def ranked_order(engine: Engine, p: Placeholder) -> list[str]:
+    """Brand ids of the placeholder's TA, market and wave, best first (engine ranking)."""
+    a = p.args
+    channel = {"channel": a["channel"]} if "channel" in a else {}
+    r = engine.ranking(p.kpi, ta=a["ta"], market=a["market"], wave=a["wave"], **channel)
+    return list(r.summary.get("order") or [])
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _render_position(engine: Engine, p: Placeholder) -> str:
+    order = ranked_order(engine, p)
+    a, expect = p.args, p.args.get("expect")
+    if not order:
+        raise ReportError(f"no ranking of {p.kpi} for {a}")
+    if p.verb == "leader":
+        if expect is not None and order[0] != expect:
+            raise ReportError(f"the text expects {expect} to lead, the engine ranks {order}")
+        return engine.ctx.brand_name(order[0])
+    if a["brand"] not in order:
+        raise ReportError(f"{a['brand']} is not ranked (no value with enough base) for {a}")
+    position = order.index(a["brand"]) + 1
+    wanted = {"first": 1, "last": len(order)}.get(expect or "", expect)
+    if wanted is not None and not str(wanted).isdigit():
+        raise ReportError(f"expect: takes first, last or a position, not {expect!r}")
+    if wanted is not None and position != int(wanted):
+        raise ReportError(f"the text expects {a['brand']} {expect}, the engine ranks "
+                          f"it {ordinal(position)} of {len(order)}: {order}")
+    return f"{ordinal(position)} of {len(order)}"
 
 
 def render_text(engine: Engine, text: str, source: str = "") -> str:

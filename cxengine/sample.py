@@ -271,7 +271,7 @@ def generate_sample(out_dir: Path | str, *, fmt: str = "parquet", scale: int = 1
     estimates: list[dict[str, Any]] = []
     for cell_id, w, mk, ta in cells(sc):
         n = round(sc.raw["respondents_per_cell"][w["wave_type"]] * mk.get("sample_factor", 1.0)
-                  * scale)
+                  * sc.sample_boost(mk["market_id"], ta["ta_id"], str(w["wave_id"])) * scale)
         tables = model.generate(w, mk, ta, n, _cell_rng(seed, cell_id, scale))
         for name in ("respondents", "brand_ratings", "channel_interactions", "content_exposure"):
             if tables.get(name):

@@ -106,6 +106,17 @@ class Scenario:
         stages = self.raw["launch_stages"]
         return stages[full_waves_since] if full_waves_since < len(stages) else "mature"
 
+    def sample_boost(self, market_id: str, ta_id: str, wave_id: str) -> float:
+        """Quota multiplier of a client-funded boost sample for one market x TA cell
+        (1.0 without a boost). A boost applies from its `from` wave on."""
+        factor = 1.0
+        seq = self.wave_sequence(wave_id)
+        for b in self.raw.get("sample_boosts") or []:
+            if (b["market"] == market_id and b["ta"] == ta_id
+                    and seq >= self.wave_sequence(str(b["from"]))):
+                factor *= float(b["factor"])
+        return factor
+
     # --- effects ---------------------------------------------------------
     def ramp(self, effect: Effect, wave_id: str) -> float:
         """Strength of an effect at a wave: 0 before its first ramp wave, then as listed,

@@ -29,9 +29,27 @@ class Column:
     light_null: bool = False
     min: float | None = None
     max: float | None = None
+    # The value must be strictly greater than `min` (e.g. a survey weight > 0).
+    min_exclusive: bool = False
     allowed: tuple[str, ...] = ()
-    # "wholes" scales take integers only (survey answer codes).
+    # A scale of whole answer codes, marked "(integers)" in the schema reference (validation
+    # takes whole numbers only in every INTEGER column).
     integer_scale: bool = False
+    # A regular expression the whole value must match, and the rule to name when it does not.
+    pattern: str | None = None
+    pattern_rule: str = ""
+
+    def scale_text(self) -> str:
+        """The scale in brief, as the schema reference shows it: `0–10`, `≥ 1`, `> 0`."""
+        if self.min is None and self.max is None:
+            return ""
+        lo = "" if self.min is None else f"{self.min:g}"
+        hi = "" if self.max is None else f"{self.max:g}"
+        if self.max is None:
+            return f"{'>' if self.min_exclusive else '≥'} {lo}"
+        if self.min is None:
+            return f"≤ {hi}"
+        return f"{'>' if self.min_exclusive else ''}{lo}–{hi}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,8 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = field(default=())
+    # Other column sets that must be unique too (alternate keys).
+    unique: tuple[tuple[str, ...], ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -80,15 +100,18 @@ TABLES: tuple[Table, ...] = (
         "waves",
         "One round of fieldwork.",
         (
-            Column("wave_id", "VARCHAR", "wave id, YYYY-Qn (e.g. 2025-Q2)"),
+            Column("wave_id", "VARCHAR", "wave id, YYYY-Qn (e.g. 2025-Q2)",
+                   pattern=r"\d{4}-Q[1-4]", pattern_rule="wave id must look like 2025-Q2"),
             Column("label", "VARCHAR", "display label"),
             Column("fieldwork_start", "DATE", "first fieldwork day"),
-            Column("fieldwork_end", "DATE", "last fieldwork day"),
+            Column("fieldwork_end", "DATE", "last fieldwork day, not before the first"),
             Column("wave_type", "VARCHAR", "full asks everything; light asks headline KPIs only",
                    allowed=("full", "light")),
-            Column("sequence", "INTEGER", "chronological order, 1 = first wave", min=1),
+            Column("sequence", "INTEGER", "chronological order, 1 = first wave", min=1,
+                   integer_scale=True),
         ),
         key=("wave_id",),
+        unique=(("sequence",),),
     ),
     Table(
         "markets",
@@ -113,7 +136,9 @@ TABLES: tuple[Table, ...] = (
         "brands",
         "Brands, each of one company and one therapy area.",
         (
-            Column("brand_id", "VARCHAR", "lowercase slug (e.g. cardiovex)"),
+            Column("brand_id", "VARCHAR", "lowercase slug (e.g. cardiovex)",
+                   pattern="[a-z0-9_-]+",
+                   pattern_rule="brand id must be a lowercase slug (a-z, 0-9, _ and -)"),
             Column("name", "VARCHAR", "display name"),
             Column("company", "VARCHAR", "owning company"),
             Column("ta_id", "VARCHAR", "therapy area"),
@@ -160,7 +185,8 @@ TABLES: tuple[Table, ...] = (
             Column("ta_id", "VARCHAR", "therapy area the HCP was sampled in"),
             Column("specialty", "VARCHAR", "medical specialty (e.g. cardiologist)"),
             Column("setting", "VARCHAR", "practice setting", allowed=("hospital", "office")),
-            Column("weight", "DOUBLE", "survey weight (1.0 when unweighted), > 0", min=1e-9),
+            Column("weight", "DOUBLE", "survey weight (1.0 when unweighted)", min=0,
+                   min_exclusive=True),
         ),
         key=("respondent_id",),
         foreign_keys=(
@@ -226,7 +252,7 @@ TABLES: tuple[Table, ...] = (
         "Whether a rater saw each asset of the brand, and how useful it was (full waves).",
         (
             Column("respondent_id", "VARCHAR", "respondent"),
-            Column("brand_id", "VARCHAR", "brand"),
+            Column("brand_id", "VARCHAR", "brand (the brand of the asset)"),
             Column("asset_id", "VARCHAR", "asset"),
             Column("seen", "BOOLEAN", "saw the asset"),
             Column("useful", "INTEGER", "usefulness 1-5, NULL when not seen", nullable=True,
@@ -247,8 +273,8 @@ TABLES: tuple[Table, ...] = (
             Column("brand_id", "VARCHAR", "brand"),
             Column("market_id", "VARCHAR", "market"),
             Column("wave_id", "VARCHAR", "wave"),
-            Column("kpi_id", "VARCHAR", "KPI id from the catalogue (e.g. nps)"),
-            Column("estimate", "DOUBLE", "the company's estimate, in KPI units"),
+            Column("kpi_id", "VARCHAR", "KPI id of the catalogue `cxengine/kpis.yaml` (e.g. nps)"),
+            Column("estimate", "DOUBLE", "the company's estimate, in KPI units (finite)"),
         ),
         key=("brand_id", "market_id", "wave_id", "kpi_id"),
         foreign_keys=(
@@ -279,18 +305,17 @@ def schema_markdown(level: int = 1) -> str:
     for t in TABLES:
         lines += [f"{h}# `{t.name}`", "", t.description, "",
                   f"Key: ({', '.join(t.key)})" + "".join(
+                      f"; unique ({', '.join(u)})" for u in t.unique) + "".join(
                       f"; ({', '.join(fk.columns)}) → `{fk.table}`" for fk in t.foreign_keys),
                   "", "| column | type | description | scale / values | NULL |",
                   "|---|---|---|---|---|"]
         for c in t.columns:
             if c.allowed:
                 scale = " / ".join(f"`{a}`" for a in c.allowed)
-            elif c.min is not None or c.max is not None:
-                lo = "" if c.min is None else f"{c.min:g}"
-                hi = "" if c.max is None else f"{c.max:g}"
-                scale = f"{lo}–{hi}" + (" (integers)" if c.integer_scale else "")
+            elif c.pattern:
+                scale = f"`{c.pattern}`"
             else:
-                scale = ""
+                scale = c.scale_text() + (" (integers)" if c.integer_scale else "")
             null = "light: NULL" if c.light_null else ("yes" if c.nullable else "no")
             lines.append(f"| `{c.name}` | {c.type} | {c.description} | {scale} | {null} |")
         lines.append("")

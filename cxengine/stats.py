@@ -173,7 +173,7 @@ class TestResult:
     test: str
     statistic: float | None
     p_value: float | None
-    significant: bool
+    significant: bool | None  # None: no test was possible (detail["reason"] says why)
     difference: float | None  # b - a
     confidence: float
     detail: dict[str, Any]  # plain floats/ints/str only, so results serialise to JSON
@@ -188,8 +188,9 @@ class TestResult:
 def _untestable(
     test: str, confidence: float, reason: str, difference: float | None = None, /, **detail: Any
 ) -> TestResult:
-    """A test that cannot be run says why instead of pretending to a p-value."""
-    return TestResult(test, None, None, False, difference, confidence, {"reason": reason, **detail})
+    """A test that cannot be run says why instead of pretending to a p-value: significant is
+    None, never False, so nobody can read "not significant" into a test that did not run."""
+    return TestResult(test, None, None, None, difference, confidence, {"reason": reason, **detail})
 
 
 def _normal_result(
@@ -248,13 +249,17 @@ def two_proportion_z_test(a: Moments, b: Moments, confidence: float = 0.95) -> T
     return dataclasses.replace(result, difference=100.0 * (pb - pa))
 
 
-def paired_z_test(d: Moments, confidence: float = 0.95) -> TestResult:
+def paired_z_test(d: Moments, confidence: float = 0.95, min_base: float = 0.0) -> TestResult:
     """z = mean(d) / se(d) on per-respondent differences d (brand b - brand a). Brands in one
-    wave share raters; differencing within respondent removes what they have in common."""
+    wave share raters; differencing within respondent removes what they have in common.
+    Below `min_base` common raters (effective) no test is run, as no value would be shown."""
     name = "paired z-test on common raters"
     detail = {"n_common": int(d.n), "n_eff": d.n_eff}
     if d.mean is None or d.se is None:
         return _untestable(name, confidence, "no common raters", **detail)
+    if d.n_eff * (1.0 + _BASE_TOLERANCE) < min_base:
+        return _untestable(name, confidence, f"too few common raters (effective base "
+                           f"{d.n_eff:.1f} < {min_base:g})", d.mean, **detail)
     return _normal_result(name, d.mean, d.se, confidence, se=d.se, **detail)
 
 

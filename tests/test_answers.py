@@ -144,13 +144,74 @@ def test_missing_index_is_said_not_raised(engine) -> None:
     assert a.route == "retrieval" and "not" in a.text and a.warnings
 
 
-def test_internal_errors_become_a_plain_answer(engine) -> None:
+def test_internal_errors_become_a_plain_answer(engine, caplog) -> None:
     from assistant.service import Assistant
 
     a = Assistant(engine, lambda: None)
     a.router.run = None  # type: ignore[assignment]  # break it
-    ans = a.ask("nps of cardiovex in germany")
+    with caplog.at_level("ERROR", logger="assistant.service"):
+        ans = a.ask("nps of cardiovex in germany")
     assert isinstance(ans, Answer) and ans.route == "none" and "went wrong" in ans.text
+    assert ans.intent == "kpi_value"  # the parsed query's intent, "none" is no intent
+    assert "NoneType" not in ans.to_json() and "not callable" not in ans.to_json()
+    assert any(r.exc_info for r in caplog.records)  # the traceback is logged
+
+
+def _raising(exc: Exception):
+    def run(*args, **kwargs):
+        raise exc
+    return run
+
+
+@pytest.fixture
+def own_engine():
+    """An engine of its own, for tests that break its store."""
+    from cxengine.engine import Engine
+
+    e = Engine(DB, timeout_s=2.5)
+    yield e
+    e.close()
+
+
+def test_a_query_timeout_says_what_to_do(own_engine, monkeypatch, caplog) -> None:
+    from assistant.service import Assistant
+    from cxengine.store import QueryTimeout
+
+    a = Assistant(own_engine, None)
+    secret = "the query ran longer than 2.5 s and was stopped: RAW-DETAIL"
+    monkeypatch.setattr(own_engine.store, "_run", _raising(QueryTimeout(secret)))
+    with caplog.at_level("ERROR", logger="assistant.service"):
+        ans = a.ask("what drives recommendation in cardiology")
+    assert ans.text == ("The query took too long and was stopped (limit 2.5 s): narrow the "
+                        "question (one brand, market or wave) and ask again.")
+    assert (ans.route, ans.intent) == ("none", "key_drivers") and not ans.suggestions
+    assert "RAW-DETAIL" not in ans.to_json() and not ans.warnings
+    assert any(r.exc_info for r in caplog.records)
+
+
+def test_a_broken_database_says_how_to_rebuild(own_engine, monkeypatch) -> None:
+    from assistant.service import Assistant
+    from cxengine.store import StoreError
+
+    a = Assistant(own_engine, None)
+    monkeypatch.setattr(own_engine.store, "_run", _raising(StoreError("RAW-DETAIL")))
+    ans = a.ask("nps of cardiovex in germany")
+    assert ans.text == (f"The benchmark database is missing or damaged: delete {DB} and run "
+                        "`make data` (or `.venv/bin/cxassist data build`).")
+    assert (ans.route, ans.intent) == ("none", "kpi_value")
+    assert "RAW-DETAIL" not in ans.to_json() and not ans.warnings
+
+
+def test_unanswerable_is_answered_with_its_message(own_engine, monkeypatch) -> None:
+    from assistant.service import Assistant
+    from cxengine.errors import Unanswerable
+
+    a = Assistant(own_engine, None)
+    msg = "Channel impact index is derived per channel: ask for the channel mix instead"
+    monkeypatch.setattr(own_engine, "kpi_value", _raising(Unanswerable(msg)))
+    ans = a.ask("nps of cardiovex in germany")
+    assert (ans.route, ans.intent, ans.text) == ("none", "kpi_value", msg)
+    assert not ans.warnings and not ans.suggestions and not ans.values
 
 
 def test_small_and_suppressed_bases_are_said_in_words(assistant) -> None:
@@ -256,3 +317,275 @@ def test_why_cites_the_wave_report_of_that_wave_and_market(engine, report_retrie
                       answer.text.index("What the wave reports say"))
     assert numbers < words  # the decomposition first, then the documents
     assert f"({top['title']}, {top['source']})" in answer.text[words:]
+
+
+# --- significance: a test that did not run is never "not significant" ------------------
+def test_no_common_raters_is_no_test_not_not_significant(assistant) -> None:
+    a = assistant.ask("Oncelis vs Cardiovex in Germany")
+    test = a.evidence_of("test")[0]
+    assert test["p_value"] is None and test["detail"]["n_common"] == 0
+    assert "not significant" not in a.text and "significant at" not in a.text
+    assert "no significance test was possible (no HCP rated both brands" in a.text
+    assert "different therapy areas, Oncology and Cardiology" in a.text
+    assert "Oncology, Germany" not in a.text  # the scope is not one brand's TA
+
+
+@pytest.mark.parametrize("test,said", [
+    ({"significant": True, "p_value": 0.01, "test": "z"}, "significant at 95%; test: z"),
+    ({"significant": False, "p_value": 0.4}, "not significant at 95%"),
+    ({"significant": False, "p_value": None, "detail": {"reason": "no common raters"}},
+     "no significance test was possible (no HCP rated both brands)"),
+    ({"significant": None, "p_value": None, "detail": {"reason": "b: base too low"}},
+     "no significance test was possible (the base of one side is too low)"),
+    ({"significant": False, "p_value": None}, "no significance test was possible"),
+    (None, "no significance test was possible"),
+])
+def test_significance_in_words(assistant, test, said) -> None:
+    assert assistant.composer._significance(test) == said
+
+
+def test_every_writer_words_an_untested_change_as_no_test(assistant) -> None:
+    """Trend rows, ranking gaps and correlations go through the same wording."""
+    from assistant.router import Routed
+    from cxengine.results import Result
+
+    comp, q = assistant.composer, assistant.router.complete(assistant.parse(
+        "nps trend for cardiovex in germany"))
+    untested = {"significant": False, "p_value": None}
+    rows = [{"wave": "2025-Q2", "value": 10.0, "flags": ""},
+            {"wave": "2025-Q4", "value": 2.0, "change": -8.0, "flags": "", **untested}]
+    trend = Result("trend", [], rows, [], [], "v")
+    text = comp._trend(q, Routed(q, "engine", trend), None)
+    assert "no significance test was possible" in text and "not significant" not in text
+    corr = Result("correlations", [], [{"x": "a", "y": "b", "r": 0.5, "cells": 9, **untested}],
+                  [], [], "v")
+    text = comp._correlation(q, Routed(q, "engine", corr), None)
+    assert "no significance test was possible" in text and "not significant" not in text
+
+
+# --- one rounding rule for every difference stated ----------------------------------
+@pytest.mark.parametrize("kpi,a,b,said", [
+    ("nps", -3.06, -2.55, "+0.5 points"),  # shown -3 vs -3: "+1 point" would look wrong
+    ("csat_mean", 5.64, 5.26, "-0.38"),  # shown 5.6 vs 5.3: "-0.4" would look wrong
+    ("csat_mean", 5.3, 5.64, "+0.3"),  # shown 5.3 vs 5.6: the display precision is right
+    ("nps", 13.79, -1.27, "-15 points"),  # shown +14 vs -1: -15 either way
+    ("promoters_pct", 30.2, 41.9, "+12 points"),  # 30% vs 42%
+])
+def test_a_difference_never_contradicts_the_values_shown(assistant, kpi, a, b, said) -> None:
+    assert assistant.composer._difference(kpi, b - a, (a, b)) == said
+
+
+@pytest.mark.parametrize(("a", "b", "stated"), [
+    (-2.55, -2.05, "+0.5 points"),  # -3 vs -2 as shown; "+0" or "+1" would both read wrong
+    (-2.55, -1.45, "+1.1 points"),  # -3 vs -1 as shown, 1.1 apart unrounded
+    (10.2, 13.1, "+3 points"),      # 10 vs 13: the whole-point difference agrees
+])
+def test_difference_rule_for_nps(a: float, b: float, stated: str) -> None:
+    from assistant.phrasing import difference_kpi
+    from cxengine.kpis import get_kpi
+
+    assert difference_kpi(get_kpi("nps"), b - a, (a, b)).format_change(b - a) == stated
+
+
+def test_compare_states_the_difference_by_the_rule(assistant, engine) -> None:
+    """A real comparison: the stated difference agrees with the two values as shown, or
+    carries one more decimal."""
+    from cxengine.kpis import get_kpi
+
+    a = assistant.ask("Compare Cardiovex NPS in Germany vs France in 2025-Q4")
+    de, fr = (next(v for v in a.values if v["market"] == m) for m in ("DE", "FR"))
+    nps = get_kpi("nps")
+    shown = float(nps.format(fr["value"])) - float(nps.format(de["value"]))
+    delta = fr["value"] - de["value"]
+    whole = f"{abs(delta):.0f}"
+    expected = whole if float(whole) == abs(round(shown)) else f"{abs(delta):.1f}"
+    side = "above" if delta > 0 else "below"
+    assert f"France is {expected} point{'s' if expected != '1' else ''} {side} Germany" in \
+        a.text, a.text
+
+
+# --- channel mix ----------------------------------------------------------------------
+def test_channel_mix_flags_bases_and_accounts_for_every_channel(assistant, engine) -> None:
+    from cxengine.kpis import get_kpi
+
+    a = assistant.ask("Which channel gives Cardiovex the best experience in Germany?")
+    impacts = {v["channel"]: v for v in a.values if v["kpi"] == "channel_impact"}
+    names = {c["channel_id"]: c["name"] for c in engine.catalogue().channels}
+    lines = {line[2:].split(":")[0]: line for line in a.text.splitlines()
+             if line.startswith("- ")}
+    for name in names.values():  # every channel: listed, or said why not
+        assert name in lines or name in a.text.split("Not shown:")[-1], name
+    for ch, v in impacts.items():
+        line = lines[names[ch]]
+        if v["value"] is None:
+            assert "impact not shown (base too low)" in line
+            continue
+        assert f"impact {get_kpi('channel_impact').format(v['value'])}" in line
+        assert ("[small base]" in line) == ("small_base" in v["flags"]), line
+        assert v["effective_base"] is not None and v["ta"] == "CARD"
+    assert any("small_base" in v["flags"] for v in impacts.values())
+    # every impact the text states is a headline value
+    stated = [ln for ln in lines.values() if "impact not shown" not in ln]
+    assert len(stated) == len([v for v in impacts.values() if v["value"] is not None])
+
+
+# --- why ------------------------------------------------------------------------------
+def test_why_states_unexplained_part_and_mix_rate(assistant) -> None:
+    from assistant.phrasing import singular
+    from cxengine.kpis import get_kpi
+
+    a = assistant.ask("why did cardiovex's nps change in germany in 2025-Q4?")
+    s = next(e["summary"] for e in a.evidence if e.get("text") == "explain_change summary")
+    nps = get_kpi("nps")
+    assert singular(f"account for {nps.format_change(s['explained'])} of the change, leaving "
+                    f"{nps.format_change(s['unexplained'])} unexplained") in a.text
+    mix = {r["item"]: r["contribution"] for e in a.evidence_of("table") for r in e["rows"]
+           if r.get("part") == "mix"}
+    assert "Mix versus rate across prescribers and non-prescribers: rate (change within each " \
+           f"group) {nps.format_change(mix['rate'])}" in a.text
+
+
+def test_why_flags_a_small_base_in_the_light_wave(assistant) -> None:
+    a = assistant.ask("why did corastin's intent to prescribe drop in the uk in 2025-Q3?")
+    light = next(v for v in a.values if v["wave"] == "2025-Q3")
+    assert "small_base" in light["flags"]
+    assert (f"(2025-Q3; small base, effective base {light['effective_base']:.0f})"
+            in a.text)
+
+
+# --- values contract ------------------------------------------------------------------
+@pytest.mark.parametrize("question,tas", [
+    ("nps of cardiovex in germany", {"CARD"}),
+    ("cardiovex vs corastin in the uk 2025-Q4", {"CARD"}),
+    ("Oncelis vs Cardiovex in Germany", {"ONC", "CARD"}),
+])
+def test_values_carry_the_therapy_area(assistant, question, tas) -> None:
+    from assistant.answer import VALUE_KEYS
+
+    a = assistant.ask(question)
+    assert a.values and all(tuple(v) == VALUE_KEYS for v in a.values)
+    assert {v["ta"] for v in a.values} == tas
+
+
+def test_a_company_is_not_a_segment(assistant) -> None:
+    a = assistant.ask("perception gap for helixa on nps")
+    assert a.values and all(v["segment"] is None for v in a.values)
+
+
+# --- suggestions only when they can be answered ---------------------------------------
+@pytest.mark.parametrize("question,suggested", [
+    ("nps of cardiovex in germany", ["why?", "how do we compare with the leader?",
+                                     "show the trend"]),
+    ("nps of dermavance in france 2025-Q2", []),  # not launched: no data
+    ("nps by respondent", []),  # refused
+    ("nps of cardiovex in japan", []),  # not covered
+    ("nps of cardiovex in germany 2024-Q2", ["how do we compare with the leader?",
+                                             "show the trend"]),  # no earlier wave
+    ("channel reach of cardiovex in germany", ["show the trend"]),  # per channel: no why/rank
+    ("nps trend for cardiovex in germany", ["why?", "split by specialty"]),
+])
+def test_suggestions_only_when_answerable(assistant, question, suggested) -> None:
+    assert assistant.ask(question).suggestions == suggested
+
+
+# --- documents ------------------------------------------------------------------------
+class ThreePassages(FakeRetriever):
+    """Three methodology passages, the second and third with the base thresholds."""
+
+    TEXTS = ("Showing both n and n_eff guards against two opposite mistakes: overconfidence "
+             "and confusion about where the interviewed HCPs went.",
+             "Effective base. Each value carries an unweighted base n and a Kish effective "
+             "base n_eff = (sum w)^2 / sum w^2. Values below 30 are suppressed.",
+             "| Effective base | What happens | below 30: suppressed | 30 to 99: small base "
+             "flag | 100 or more: shown without a flag |")
+
+    def search(self, query: str, k: int = 5, **filters):
+        super().search(query, k, **filters)
+        return [{"source": f"methodology/doc{i}.md", "title": f"Doc {i}", "section": "s",
+                 "text": t, "score": 1.0 - i / 10, "doc_type": "methodology", "wave": None,
+                 "markets": [], "brands": [], "therapy_areas": [], "chunk_id": f"c{i}"}
+                for i, t in enumerate(self.TEXTS)][:k]
+
+
+@pytest.fixture(scope="module")
+def documents(engine):
+    from assistant.service import Assistant
+
+    return Assistant(engine, ThreePassages)
+
+
+def test_the_base_rule_states_the_configured_thresholds(documents, engine) -> None:
+    a = documents.ask("What is the minimum base for showing a result?")
+    t = engine.thresholds
+    assert a.route == "retrieval"
+    assert (f"effective base is below {t.suppress_below:g} is not shown" in a.text
+            and f"below {t.small_below:g} it is shown with a \u201csmall base\u201d" in a.text)
+    note = next(e for e in a.evidence if "thresholds" in e)
+    assert note["thresholds"] == {"suppress_below": t.suppress_below,
+                                  "small_below": t.small_below}
+    assert [f"(Doc {i}, methodology/doc{i}.md)" in a.text for i in range(3)] == [True] * 3
+
+
+def test_a_method_question_quotes_several_passages(documents) -> None:
+    a = documents.ask("how is the effective base calculated")
+    assert a.text.count("\u201c") == 3 and "n_eff = (sum w)^2 / sum w^2" in a.text
+    assert "Base rule" not in a.text  # how it is computed, not the display rule
+
+
+def test_a_definition_defines_every_kpi_named(documents) -> None:
+    from cxengine.kpis import get_kpi
+
+    a = documents.ask("what is the difference between CES and CSAT")
+    ces, csat = get_kpi("ces_t2b"), get_kpi("csat_t2b")
+    assert a.text.index(ces.definition) < a.text.index(csat.definition) < a.text.index(
+        "From the methodology documents")
+    assert {e["kpi"] for e in a.evidence_of("definition")} == {"ces_t2b", "csat_t2b"}
+
+
+def test_a_question_presuming_the_wrong_direction_is_told_so(assistant, engine) -> None:
+    """The light wave 2025-Q3 is the wave before 2025-Q4: from it NPS rose, so an answer to
+    "is the drop significant?" must say the question's premise does not hold, and offer the
+    comparison with the previous full wave."""
+    a = assistant.ask("Is the drop in Cardiovex NPS in Germany in 2025-Q4 significant?")
+    q3, q4 = (engine.kpi_value("nps", brand="cardiovex", market="DE", wave=w).values[0].value
+              for w in ("2025-Q3", "2025-Q4"))
+    assert q4 > q3  # the premise this test is about
+    assert a.text.startswith("Note: the question presumes a drop, but Net Promoter Score rose "
+                             "from 2025-Q3 to 2025-Q4.")
+    assert "compare 2025-Q2 with 2025-Q4" in a.suggestions
+    follow = Conversation()
+    assistant.ask("Is the drop in Cardiovex NPS in Germany in 2025-Q4 significant?", follow)
+    full = assistant.ask("compare 2025-Q2 with 2025-Q4", follow)
+    assert [v["wave"] for v in full.values] == ["2025-Q2", "2025-Q4"]
+    assert "Note:" not in full.text and "down" in full.text
+
+
+def test_a_matching_direction_gets_no_note(assistant) -> None:
+    a = assistant.ask("Is the drop in Cardiovex NPS in Germany from 2025-Q2 to 2025-Q4 "
+                      "significant?")
+    assert not a.text.startswith("Note:") and "significant at 95%" in a.text
+
+
+def test_channel_impact_index_question_leads_with_that_index(assistant, engine) -> None:
+    mix = engine.channel_mix(brand="oncelis", market="FR", wave="2025-Q4")
+    row = next(r for r in mix.table if r["channel"] == "hcp_portal")
+    ref = next(r for r in mix.table if r["channel"] == row["impact_reference"])
+    a = assistant.ask("channel impact index of the HCP portal for Oncelis in France in 2025-Q4")
+    assert a.intent == "channel_mix"
+    first = a.text.splitlines()[0]
+    assert first.startswith(f"Channel impact index of Brand HCP portal: "
+                            f"{row['impact'] / ref['impact']:.2f}")
+    assert any(v["kpi"] == "channel_impact_index" and v["channel"] == "hcp_portal"
+               and v["value"] == pytest.approx(row["impact_index"]) for v in a.values)
+
+
+def test_key_drivers_for_a_brand_say_whose_performance_the_quadrants_use(assistant) -> None:
+    a = assistant.ask("What should we fix first for Cardiovex in Germany?")
+    assert "quadrants from Cardiovex's performance" in a.text
+
+
+def test_an_unknown_brand_name_is_said_before_the_options(assistant) -> None:
+    a = assistant.ask("NPS of Zentravax in Germany")
+    assert a.route == "clarify"
+    assert a.text.startswith("Zentravax is not a brand in this benchmark.")
+    assert "Cardiovex" in a.options

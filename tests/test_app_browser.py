@@ -83,6 +83,17 @@ def open_chat(browser, url: str):  # noqa: ANN001
     return page
 
 
+def check_sources(answer) -> None:  # noqa: ANN001
+    """The Sources tab of the "why" answer: a quoted wave-report passage with its source
+    (the answer text quotes inline; only this tab draws a blockquote and a `source:` line)."""
+    answer.get_by_role("tab", name="Sources").click()
+    answer.get_by_text("source: wave_reports/2025-Q4", exact=False).first.wait_for(
+        timeout=10_000)
+    quote = answer.locator("blockquote:visible").first
+    quote.wait_for(timeout=10_000)
+    assert len(quote.inner_text().strip()) > 20, quote.inner_text()
+
+
 @pytest.fixture(scope="module")
 def app_server() -> Iterator[str]:
     port = free_port()
@@ -120,10 +131,11 @@ def test_three_questions_in_chromium(app_server: str) -> None:
             why = ask(page, "Why did Cardiovex's NPS fall in Germany in 2025-Q4?",
                       "Cardiovex", 3)
             tabs = [t.inner_text().strip() for t in why.get_by_role("tab").all()]
-            assert {"Numbers", "Chart", "Tests"} <= set(tabs), tabs
+            assert {"Numbers", "Chart", "Tests", "Sources"} <= set(tabs), tabs
+            check_sources(why)
             why.get_by_role("tab", name="Chart").click()
-            why.locator('[data-testid="stVegaLiteChart"], .vega-embed').first.wait_for(
-                timeout=20_000)
+            # Drawn, not just placed: vega-embed renders the chart into a canvas or an svg.
+            why.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=20_000)
             page.wait_for_timeout(800)  # let Vega finish drawing before the screenshot
             why.scroll_into_view_if_needed()
             why.screenshot(path=str(OUTPUT / "why_answer.png"))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import statistics
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,8 +18,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from assistant.answer import Answer
-from assistant.charts import build_chart
+from assistant.charts import build_chart, values_frame
 from cxengine.engine import Engine
+from cxengine.kpis import get_kpi
 from tests.conftest import ROOT
 from tests.test_app import ask
 
@@ -119,6 +122,40 @@ def test_key_drivers_are_an_importance_by_performance_quadrant(
     assert {r["predictor"] for r in rows(s, points)} == {r["predictor"] for r in table_rows(a)}
 
 
+def rule_at(s: dict[str, Any]) -> dict[str, float]:
+    """Where the quadrant's dashed lines are: {field: value}."""
+    return {k: v for layer in layers(s) if mark(layer) == "rule"
+            for k, v in rows(s, layer)[0].items()}
+
+
+def test_quadrant_lines_are_the_engines_cuts(answers: dict[str, Answer]) -> None:
+    a = answers["key_drivers"]
+    [chart] = a.evidence_of("chart")
+    tables = a.evidence_of("table")
+    given = build_chart({**chart, "x_cut": 6.125, "y_cut": 12.5}, tables)
+    assert given is not None
+    assert rule_at(given.to_dict()) == {"performance": 6.125, "importance_pct": 12.5}
+    # Without the engine's cuts: the engine's rule (mean performance, median importance)
+    # recomputed from the table.
+    plain = build_chart({k: v for k, v in chart.items() if k not in ("x_cut", "y_cut")},
+                        tables)
+    assert plain is not None
+    fallback = rule_at(plain.to_dict())
+    table = table_rows(a)
+    assert fallback["performance"] == pytest.approx(
+        statistics.mean(r["performance"] for r in table))
+    assert fallback["importance_pct"] == pytest.approx(
+        statistics.median(r["importance_pct"] for r in table))
+    # The engine sends the cuts it assigned the quadrants with; they are what is drawn.
+    assert rule_at(spec(a)) == {"performance": chart["x_cut"], "importance_pct": chart["y_cut"]}
+    for r in table:  # and every point sits in the quadrant the engine named
+        important, strong = r["importance_pct"] >= chart["y_cut"], \
+            r["performance"] >= chart["x_cut"]
+        assert r["quadrant"] == {(True, False): "fix", (True, True): "leverage",
+                                 (False, True): "maintain", (False, False): "monitor"}[
+            (important, strong)], r
+
+
 def test_channel_mix_is_reach_by_impact_bubbles(answers: dict[str, Answer]) -> None:
     s = spec(answers["channel_mix"])
     points = next(layer for layer in layers(s) if mark(layer) == "circle")
@@ -210,6 +247,55 @@ def test_csv_per_table_and_workshop_pack(page: AppTest) -> None:
     assert {"pack-md", "pack-html"} <= {b.key for b in page.sidebar.download_button}
 
 
+def test_numbers_at_display_precision_and_csv_at_full(page: AppTest) -> None:
+    answer = ask(page, "What is the NPS of Cardiovex in Germany in 2025-Q4?")
+    nps = get_kpi("nps")
+    values, table = page.dataframe[0].value, page.dataframe[1].value
+    assert list(values["value"]) == [nps.format(v["value"]) for v in answer.values]
+    assert list(values["ci_low"]) == [nps.format(v["ci_low"]) for v in answer.values]
+    assert list(table["value"]) == [nps.format(r["value"])
+                                    for r in answer.evidence_of("table")[0]["rows"]]
+    exact = values_frame(answer, exact=True)  # what "Numbers as CSV" holds
+    assert list(exact["value"]) == [v["value"] for v in answer.values]
+
+
+class ScriptedAssistant:
+    """An assistant with an LLM loaded whose every answer is an internal error."""
+
+    llm = SimpleNamespace(name="fake:model")
+
+    def ask(self, question: str, conversation: Any = None) -> Answer:
+        return Answer(question=question, route="none", intent="none", query={},
+                      text="Sorry, something went wrong while answering that question.",
+                      warnings=["internal error: QueryTimeout: SELECT took 20 s",
+                                "2025-Q3 is a light wave"])
+
+
+def scripted_assistant(engine: Engine) -> ScriptedAssistant:
+    return ScriptedAssistant()
+
+
+def test_internal_error_warnings_stay_off_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, CXASSIST_APP_ASSISTANT="tests.test_app_views:scripted_assistant")
+    try:
+        ask(at, "What is the NPS of Cardiovex in Germany in 2025-Q4?")
+        shown = " ".join(e.value for e in (*at.caption, *at.warning, *at.markdown))
+        assert "light wave" in shown
+        assert "internal error" not in shown and "QueryTimeout" not in shown
+        assert "LLM: **on** (fake:model)" in " ".join(c.value for c in at.sidebar.caption)
+    finally:
+        st.cache_resource.clear()
+
+
+def test_llm_configured_but_unusable_is_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, CXASSIST_LLM="nosuchprovider:model")
+    try:
+        status = " ".join(c.value for c in at.sidebar.caption if "LLM" in c.value)
+        assert "configured but not usable" in status and "**on**" not in status
+    finally:
+        st.cache_resource.clear()
+
+
 def test_default_context_fills_the_market(page: AppTest) -> None:
     page.selectbox(key="ctx_market").set_value("FR").run()
     answer = ask(page, "What is the NPS of Cardiovex in 2025-Q4?")
@@ -251,6 +337,43 @@ def test_failed_first_start_is_a_plain_message(monkeypatch: pytest.MonkeyPatch,
         [error] = at.error
         assert "make data" in error.value and "Traceback" not in error.value
         assert not (tmp_path / "cx.duckdb").exists()
+        at.run()  # the failure is remembered: no rebuild on every rerun, a button instead
+        assert not at.status and at.error
+        at.button(key="retry-data").click().run()
+        [status] = at.status
+        assert status.state == "error" and not at.exception
+    finally:
+        st.cache_resource.clear()
+
+
+def test_failed_index_build_is_remembered_numbers_still_served(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    at = open_page(monkeypatch, timeout=120, CXASSIST_INDEX_DIR=str(tmp_path / "index"),
+                   CXASSIST_DOCS=str(tmp_path / "no-docs"))
+    try:
+        [status] = at.status
+        assert status.label == "Ready, without the document index"
+        [warning] = at.main.warning
+        assert "cxassist index build" in warning.value and "Numbers still work" in warning.value
+        answer = ask(at, "What is the NPS of Cardiovex in Germany in 2025-Q4?")
+        assert answer.route == "engine" and answer.values
+        assert not at.status and at.main.warning  # not rebuilt on the rerun that answered
+        at.button(key="retry-index").click().run()
+        [status] = at.status  # built again on request (and failed again)
+        assert status.label == "Ready, without the document index" and not at.exception
+    finally:
+        st.cache_resource.clear()
+
+
+def test_chroma_server_without_an_index_is_a_sidebar_warning(
+        monkeypatch: pytest.MonkeyPatch, server: tuple[str, int]) -> None:
+    host, port = server
+    at = open_page(monkeypatch, CXASSIST_CHROMA_HOST=host, CXASSIST_CHROMA_PORT=str(port))
+    try:
+        [warning] = at.sidebar.warning
+        assert "No usable document index on the Chroma server" in warning.value
+        assert "cxassist index build" in warning.value
+        assert not at.status  # nothing is built on a server automatically
     finally:
         st.cache_resource.clear()
 

@@ -21,7 +21,7 @@ from tests.conftest import RawSample, weighted_nps
 def test_cardiovex_de_nps_falls_about_10_points_significantly(engine: Engine) -> None:
     r = engine.trend("nps", brand="cardiovex", market="DE", waves=["2025-Q2", "2025-Q4"])
     step = r.table[1]
-    assert -20 <= step["change"] <= -8 and step["significant"]
+    assert -14 <= step["change"] <= -9 and step["significant"]
     assert r.evidence_of("test")[0]["test"].startswith("two-sample z-test")
 
 
@@ -56,9 +56,12 @@ def test_dermavance_leads_imm_in_de_and_uk_by_2026_q2(engine: Engine) -> None:
     for market in ("DE", "UK"):
         r = engine.ranking("nps", ta="IMM", market=market, wave="2026-Q2")
         assert r.summary["leader"] == "dermavance"
+        # Starts below every incumbent, by a margin (not a coin flip).
         launch = engine.ranking("nps", ta="IMM", market=market, wave="2025-Q2")
-        assert launch.summary["order"][-1] == "dermavance" or launch.summary["order"].index(
-            "dermavance") >= 2  # starts below the incumbents
+        assert launch.summary["order"][-1] == "dermavance"
+        values = {row["brand"]: row["value"] for row in launch.table}
+        lowest_incumbent = min(v for b, v in values.items() if b != "dermavance")
+        assert lowest_incumbent - values["dermavance"] >= 8
         breadth = engine.ranking("omnichannel_breadth", ta="IMM", market=market, wave="2026-Q2")
         assert breadth.summary["leader"] == "dermavance"
 
@@ -153,7 +156,7 @@ def test_compare_waves_uses_share_test_for_shares(engine: Engine) -> None:
 def test_trend_skips_light_wave_for_drivers_and_says_so(engine: Engine) -> None:
     r = engine.trend("driver:ease", brand="cardiovex", market="DE")
     assert "2025-Q3" not in [row["wave"] for row in r.table]
-    assert any("light wave" in e.get("text", "") for e in r.evidence_of("note"))
+    assert any("2025-Q3 is a light wave" in w for w in r.warnings)  # a warning, not a note
     r = engine.kpi_value("driver:ease", brand="cardiovex", market="DE", wave="2025-Q3")
     assert any("light wave" in w for w in r.warnings)
 
@@ -178,8 +181,12 @@ def test_channel_mix_reference_and_competitors(engine: Engine) -> None:
 # --- thresholds, evidence, safety -------------------------------------------------------
 
 
-def test_suppression_and_small_base_flags(sample_db) -> None:
-    strict = Engine(sample_db, thresholds=Thresholds(suppress_below=500, small_below=1000))
+def test_suppression_and_small_base_flags(sample_db, engine: Engine) -> None:
+    """Thresholds set just above and just below one real cell's effective base."""
+    cell = engine.kpi_value("nps", brand="cardiovex", market="DE", wave="2025-Q4").values[0]
+    n_eff = cell.effective_base
+    strict = Engine(sample_db, thresholds=Thresholds(suppress_below=n_eff + 1,
+                                                     small_below=n_eff + 2))
     try:
         r = strict.kpi_value("nps", brand="cardiovex", market="DE", wave="2025-Q4")
         v = r.values[0]
@@ -189,10 +196,11 @@ def test_suppression_and_small_base_flags(sample_db) -> None:
         assert row["value"] is None and row["se"] is None
     finally:
         strict.close()
-    loose = Engine(sample_db, thresholds=Thresholds(suppress_below=10, small_below=300))
+    loose = Engine(sample_db, thresholds=Thresholds(suppress_below=n_eff - 1,
+                                                    small_below=n_eff + 1))
     try:
         v = loose.kpi_value("nps", brand="cardiovex", market="DE", wave="2025-Q4").values[0]
-        assert v.value is not None and v.flags == ["small_base"]
+        assert v.value == pytest.approx(cell.value) and v.flags == ["small_base"]
     finally:
         loose.close()
 
@@ -222,12 +230,24 @@ def test_concurrent_calls_equal_sequential(engine: Engine) -> None:
               for b in ("cardiovex", "ventrisol")]
     calls += [lambda: engine.key_drivers(ta="ONC"),
               lambda: engine.explain_change(brand="cardiovex", market="DE",
-                                            from_wave="2025-Q2", to_wave="2025-Q4")]
-    sequential = [json.dumps(c().to_dict()["values"]) for c in calls]
+                                            from_wave="2025-Q2", to_wave="2025-Q4"),
+              lambda: engine.compare("nps", dimension="brand", a="cardiovex", b="ventrisol",
+                                     market="DE"),
+              lambda: engine.channel_mix(brand="oncelis", market="FR", wave="2025-Q4")]
+    sequential = [_result_json(c()) for c in calls]
     with ThreadPoolExecutor(8) as pool:
         for _ in range(3):
-            parallel = list(pool.map(lambda c: json.dumps(c().to_dict()["values"]), calls))
+            parallel = list(pool.map(lambda c: _result_json(c()), calls))
             assert parallel == sequential
+
+
+def _result_json(result) -> str:
+    """The whole result (values, table, tests, notes, summary) minus the statements' timings,
+    the one part that legitimately differs between runs."""
+    d = result.to_dict()
+    d["evidence"] = [{k: v for k, v in e.items() if not (e["kind"] == "sql" and k == "ms")}
+                     for e in d["evidence"]]
+    return json.dumps(d, sort_keys=True)
 
 
 def test_catalogue_lists_what_exists(engine: Engine) -> None:

@@ -3,16 +3,18 @@ data intact and give a clear message, never a traceback."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -91,20 +93,80 @@ def _state(db: Path) -> tuple[str, dict[str, int]]:
         store.close()
 
 
-def test_full_disk_gives_a_clear_message_and_changes_nothing(sample_dir: Path, old_db: Path,
-                                                             monkeypatch) -> None:
+def _ingest_with_file_size_limit(source: Path, db: Path, limit: int
+                                 ) -> subprocess.CompletedProcess[str]:
+    """`cxassist data ingest` in a process that may write no file beyond `limit` bytes: what a
+    full disk does to a write (EFBIG instead of ENOSPC), for real, without filling a disk."""
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([*CXASSIST, "data", "ingest", str(source), "--db", str(db)],
+                          preexec_fn=limit_file_size, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def sample_csv_dir(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample as CSV files, which ingest stages into the new database (Parquet it reads
+    in place)."""
+    out = tmp_path_factory.mktemp("sample_csv")
+    with duckdb.connect() as con:
+        for parquet in sample_dir.glob("*.parquet"):
+            con.execute(f"COPY (SELECT * FROM read_parquet('{parquet}')) TO "
+                        f"'{out / parquet.with_suffix('.csv').name}' (HEADER)")
+    return out
+
+
+# The limit as a share of the old database: hit while the CSV input is staged, or (Parquet is
+# read in place, not staged) while the typed tables are written.
+@pytest.mark.parametrize(("fmt", "share"), [("csv", 0.05), ("parquet", 0.3)],
+                         ids=["while-staging", "while-loading"])
+def test_full_disk_gives_a_clear_message_and_changes_nothing(sample_dir: Path,
+                                                             sample_csv_dir: Path, old_db: Path,
+                                                             fmt: str, share: float) -> None:
     before = _digest(old_db)
-
-    def no_space(*_a, **_k):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", no_space)
-    result = CliRunner().invoke(main, ["data", "ingest", str(sample_dir), "--db", str(old_db)])
-    assert result.exit_code == 1
-    assert "cannot write the database" in result.output and "No space left" in result.output
-    assert "Traceback" not in result.output
+    source = sample_csv_dir if fmt == "csv" else sample_dir
+    result = _ingest_with_file_size_limit(source, old_db, int(old_db.stat().st_size * share))
+    assert result.returncode == 1, result.stderr
+    assert "cannot write the database (" in result.stderr and "File too large" in result.stderr
+    assert "Traceback" not in result.stderr and "invalid input" not in result.stderr
     assert _digest(old_db) == before
-    assert not [p for p in old_db.parent.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in old_db.parent.iterdir() if ".tmp" in p.name]
+
+
+@contextmanager
+def _unwritable(folder: Path) -> Iterator[None]:
+    """No file can be created in `folder`, for root too: root ignores permission bits but not
+    the immutable attribute."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        try:
+            yield
+        finally:
+            folder.chmod(0o700)
+        return
+    if shutil.which("chattr") is None or subprocess.run(
+            ["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("root on a filesystem without `chattr +i`: cannot make a folder unwritable")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_unwritable_data_folder_gives_a_clear_message_and_changes_nothing(sample_dir: Path,
+                                                                          old_db: Path) -> None:
+    before = _digest(old_db)
+    with _unwritable(old_db.parent):
+        with pytest.raises(OSError):  # the folder really is unwritable for this process
+            (old_db.parent / "probe").touch()
+        result = CliRunner().invoke(main, ["data", "ingest", str(sample_dir), "--db",
+                                           str(old_db)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "cannot write the database (" in result.output
+    assert f"{old_db} was not changed" in result.output
+    assert _digest(old_db) == before
+    assert not [p for p in old_db.parent.iterdir() if ".tmp" in p.name]
 
 
 def test_unusable_data_folder_gives_a_clear_message(sample_dir: Path, tmp_path: Path) -> None:
@@ -113,6 +175,7 @@ def test_unusable_data_folder_gives_a_clear_message(sample_dir: Path, tmp_path: 
     result = CliRunner().invoke(main, ["data", "ingest", str(sample_dir), "--db",
                                        str(blocker / "cx.duckdb")])
     assert result.exit_code == 1 and "cannot write the database" in result.output
+    assert "is not a folder" in result.output
 
 
 def test_corrupt_database_says_how_to_rebuild(tmp_path: Path) -> None:
@@ -124,6 +187,19 @@ def test_corrupt_database_says_how_to_rebuild(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "cxassist data build" in result.output
     with pytest.raises(StoreError, match="no database at"):
         Store(tmp_path / "missing.duckdb")
+
+
+@pytest.mark.parametrize("command", [["ask", "nps of cardiovex"], ["chat", "--json"]])
+@pytest.mark.parametrize("state", ["missing", "corrupt"])
+def test_ask_and_chat_without_a_usable_database_say_so_without_a_traceback(
+        tmp_path: Path, command: list[str], state: str) -> None:
+    db = tmp_path / "cx.duckdb"
+    if state == "corrupt":
+        db.write_bytes(os.urandom(4096))
+    result = CliRunner().invoke(main, [*command, "--db", str(db)], input="nps of cardiovex\n")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert ("no database at" if state == "missing" else "cannot open") in result.output
+    assert "cxassist data build" in result.output
 
 
 def test_database_from_an_older_build_is_refused_with_a_reload_hint(sample_db: Path,

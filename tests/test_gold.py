@@ -153,11 +153,12 @@ def _matches(expect: dict[str, Any], answer) -> list[str]:
     for key, want in expect.items():
         if key == "clarify_slot":
             got = (q.get("clarify") or {}).get("slot")
-        elif key == "compare":
+        elif key == "compare" and want is not None:
             got = {k: (q.get("compare") or {}).get(k) for k in want}
         else:
             got = q.get(key)
-        if key in ("brands", "markets", "waves", "by", "unknown_markets", "unknown_waves"):
+        if key in ("brands", "markets", "waves", "by", "unknown_markets", "unknown_waves",
+                   "inherited", "unknown_names", "did_you_mean", "defaults"):
             got, want = list(got or []), list(want)
         if got != want:
             errors.append(f"{key}: got {got!r}, want {want!r}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from cxengine.ingest import IngestError, ingest
+from cxengine.validation import REQUIRED_TABLES, Problem
 from tests.conftest import RawSample
 
 CXASSIST = [sys.executable, "-m", "assistant.cli"]
@@ -46,10 +46,18 @@ def dataset(small_csv: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.fixture()
-def existing_db(small_csv: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "db" / "cx.duckdb"
+@pytest.fixture(scope="session")
+def small_db(small_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("small_db") / "cx.duckdb"
     ingest(small_csv, db)
+    return db
+
+
+@pytest.fixture()
+def existing_db(small_db: Path, tmp_path: Path) -> Path:
+    db = tmp_path / "db" / "cx.duckdb"
+    db.parent.mkdir()
+    shutil.copyfile(small_db, db)
     return db
 
 
@@ -63,6 +71,16 @@ def _edit(folder: Path, table: str, row: int, column: str, value: object) -> Non
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     df.loc[row - 1, column] = value
     df.to_csv(path, index=False)
+
+
+def _read(folder: Path, table: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"{table}.csv", dtype=str, keep_default_na=False)
+
+
+def _hits(problems: list[Problem], file: str, row: int | None, column: str | None,
+          rule: str) -> list[Problem]:
+    return [p for p in problems if p.file == file and p.row == row and p.column == column
+            and rule in p.rule]
 
 
 def _refused(dataset: Path, db: Path) -> IngestError:
@@ -81,24 +99,36 @@ def test_done_when_recommend_11_in_row_5_is_refused_with_exit_2(dataset: Path,
     before = _digest(existing_db)
     result = CliRunner().invoke(main, ["data", "ingest", str(dataset), "--db", str(existing_db)])
     assert result.exit_code == 2
-    assert "brand_ratings.csv, row 5, column recommend, value '11'" in result.output
+    # row 5 is the 5th data row; the header is line 1 of the file, so it is on line 6
+    assert "brand_ratings.csv, row 5 (line 6), column recommend, value '11'" in result.output
     assert "out of range (scale 0–10)" in result.output
     assert _digest(existing_db) == before
 
 
 @pytest.mark.parametrize(("table", "row", "column", "value", "rule"), [
-    ("brand_ratings", 3, "satisfaction", "abc", "not a valid integer"),
+    ("brand_ratings", 3, "satisfaction", "abc", "must be a whole number"),
     ("brand_ratings", 4, "recommend", "", "value required"),
     ("brand_ratings", 6, "satisfaction", "4.5", "must be a whole number"),
+    ("brand_ratings", 5, "recommend", "0x10", "must be a whole number"),  # CAST reads 16
+    ("channel_interactions", 4, "interactions", "1e3", "must be a whole number"),
+    ("waves", 3, "sequence", "2.5", "must be a whole number"),
     ("brand_ratings", 2, "product_rating", "-1", "out of range (scale 0–10)"),
+    ("brand_ratings", 6, "patient_share", "abc", "not a number"),
+    ("respondents", 3, "weight", "0x1", "not a number"),
+    ("respondents", 8, "weight", "0", "must be greater than 0"),
+    ("internal_assessments", 2, "estimate", "inf", "must be a finite number"),
+    ("brand_ratings", 3, "prescriber", "maybe", "must be true or false"),
+    ("waves", 2, "fieldwork_start", "2025-13-01", "not a date (YYYY-MM-DD)"),
+    ("waves", 2, "fieldwork_end", "2024-01-31", "must not be before fieldwork_start"),
     ("respondents", 7, "setting", "clinic", "must be one of hospital, office"),
-    ("respondents", 8, "weight", "0", "out of range"),
     ("brand_ratings", 9, "brand_id", "nosuchbrand", "refers to a brands row that does not exist"),
     ("channel_interactions", 2, "channel_id", "fax", "refers to a channels row"),
-    ("channel_interactions", 3, "interactions", "0", "out of range"),
+    ("channel_interactions", 3, "interactions", "0", "must be at least 1"),
     ("content_exposure", 4, "useful", "9", "out of range (scale 1–5)"),
     ("waves", 2, "wave_id", "2025/Q3", "wave id must look like 2025-Q2"),
     ("waves", 1, "wave_type", "heavy", "must be one of full, light"),
+    ("brands", 2, "brand_id", "Cardio Vex", "brand id must be a lowercase slug"),
+    ("internal_assessments", 3, "kpi_id", "happiness", "not a KPI of the catalogue"),
 ])
 def test_each_value_rule_names_file_row_column_value(dataset: Path, existing_db: Path, table: str,
                                                      row: int, column: str, value: str,
@@ -151,6 +181,152 @@ def test_brand_must_belong_to_the_respondents_therapy_area(dataset: Path,
     assert any(p.row == 1 and "therapy area" in p.rule for p in problems)
 
 
+def test_wave_sequence_must_be_unique(dataset: Path, existing_db: Path) -> None:
+    _edit(dataset, "waves", 2, "sequence", "1")
+    problems = _refused(dataset, existing_db).problems
+    duplicates = [p for p in problems if p.column == "sequence" and "duplicate" in p.rule]
+    assert {p.row for p in duplicates} == {1, 2}
+
+
+def test_useful_must_be_empty_when_the_asset_was_not_seen(dataset: Path,
+                                                          existing_db: Path) -> None:
+    exposure = _read(dataset, "content_exposure")
+    row = int(exposure.index[exposure["seen"] == "False"][0]) + 1
+    _edit(dataset, "content_exposure", row, "useful", "4")
+    problems = _refused(dataset, existing_db).problems
+    assert _hits(problems, "content_exposure.csv", row, "useful",
+                 "must be empty when seen is false")
+
+
+def test_exposure_brand_must_be_the_brand_of_its_asset(dataset: Path, existing_db: Path) -> None:
+    assets = _read(dataset, "content_assets")
+    oncology_asset = assets.loc[assets["brand_id"] == "oncelis", "asset_id"].iloc[0]
+    _edit(dataset, "content_exposure", 1, "asset_id", oncology_asset)  # a cardiology rater
+    problems = _refused(dataset, existing_db).problems
+    assert _hits(problems, "content_exposure.csv", 1, "brand_id", "not the brand of the asset")
+
+
+@pytest.mark.parametrize("table", ["channel_interactions", "content_exposure"])
+def test_light_waves_carry_no_channel_or_content_rows(dataset: Path, existing_db: Path,
+                                                      table: str) -> None:
+    respondents, ratings = _read(dataset, "respondents"), _read(dataset, "brand_ratings")
+    light_ids = respondents.loc[respondents["wave_id"] == "2025-Q3", "respondent_id"]
+    light = ratings[ratings["respondent_id"].isin(light_ids)].iloc[0]
+    rows = _read(dataset, table)
+    extra = rows.iloc[[0]].assign(respondent_id=light["respondent_id"], brand_id=light["brand_id"])
+    pd.concat([rows, extra]).to_csv(dataset / f"{table}.csv", index=False)
+    problems = _refused(dataset, existing_db).problems
+    assert _hits(problems, f"{table}.csv", len(rows) + 1, "respondent_id",
+                 "light waves carry no rows in this table")
+
+
+@pytest.mark.parametrize("table", ["channel_interactions", "content_exposure"])
+def test_two_column_foreign_key_into_brand_ratings(dataset: Path, existing_db: Path,
+                                                   table: str) -> None:
+    """The respondent and the brand both exist, but this respondent did not rate that brand."""
+    ratings = _read(dataset, "brand_ratings")
+    rated = set(zip(ratings["respondent_id"], ratings["brand_id"], strict=True))
+    respondent = _read(dataset, table).loc[0, "respondent_id"]
+    unrated = next(b for b in _read(dataset, "brands")["brand_id"] if (respondent, b) not in rated)
+    _edit(dataset, table, 1, "brand_id", unrated)
+    problems = _refused(dataset, existing_db).problems
+    hits = _hits(problems, f"{table}.csv", 1, "respondent_id, brand_id",
+                 "refers to a brand_ratings row that does not exist")
+    assert hits and hits[0].value == f"{respondent}/{unrated}"
+
+
+def test_a_bad_brand_id_is_reported_first_as_the_root_cause(dataset: Path,
+                                                            existing_db: Path) -> None:
+    brands = _read(dataset, "brands")
+    row = int(brands.index[brands["brand_id"] == "cardiovex"][0]) + 1
+    _edit(dataset, "brands", row, "brand_id", "Cardiovex")
+    err = _refused(dataset, existing_db)
+    first = err.problems[0]
+    assert (first.file, first.row, first.column, first.value) == ("brands.csv", row, "brand_id",
+                                                                  "Cardiovex")
+    assert "lowercase slug" in first.rule
+    assert len(err.message().splitlines()) <= 52  # the follow-on errors are capped
+
+
+@pytest.mark.parametrize("shifted", [False, True], ids=["plain", "blank-line-and-line-break"])
+def test_a_short_or_long_csv_line_is_reported_by_line(dataset: Path, existing_db: Path,
+                                                      shifted: bool) -> None:
+    path = dataset / "brand_ratings.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[4] = "r1,cardiovex,true,9\n"  # line 5: 4 fields
+    lines[7] = lines[7].rstrip("\n") + ",extra\n"  # line 8: one field too many
+    if shifted:  # a blank line 3, and data row 1 split over lines 2 and 3 by a quoted break
+        lines[1] = '"split\nid"' + lines[1][lines[1].index(","):]
+        lines.insert(2, "\n")
+    path.write_text("".join(lines))
+    err = _refused(dataset, existing_db)
+    assert [str(p) for p in err.problems] == [
+        f"brand_ratings.csv, line {5 + 2 * shifted}: 4 fields, expected 16",
+        f"brand_ratings.csv, line {8 + 2 * shifted}: 17 fields, expected 16"], err.message()
+
+
+def test_csv_lines_count_blank_lines_and_quoted_line_breaks(dataset: Path,
+                                                            existing_db: Path) -> None:
+    waves = _read(dataset, "waves")
+    waves.loc[0, "label"] = "Q2\n2024"  # data row 1 spans lines 3 and 4
+    waves.loc[3, "sequence"] = "x"
+    header, body = waves.to_csv(index=False).split("\n", 1)
+    (dataset / "waves.csv").write_text(header + "\n\n" + body)  # line 2 is blank
+    message = _refused(dataset, existing_db).message()
+    assert "waves.csv, row 4 (line 7), column sequence, value 'x'" in message
+
+
+def test_excel_problems_name_the_sheet_row(small_csv: Path, existing_db: Path,
+                                          tmp_path: Path) -> None:
+    book = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(book) as xl:
+        for table in REQUIRED_TABLES:
+            df = _read(small_csv, table)
+            if table == "brand_ratings":
+                df.loc[4, "recommend"] = "11"
+            df.to_excel(xl, sheet_name=table, index=False)
+    message = _refused(book, existing_db).message()
+    assert ("book.xlsx [sheet brand_ratings], sheet row 6, column recommend, value '11': "
+            "out of range (scale 0–10)") in message
+
+
+@pytest.mark.parametrize(("column", "rule"), [("wave_type", "must be one of full, light"),
+                                              ("wave_id", "wave id must look like 2025-Q2")])
+def test_parquet_column_of_the_wrong_type_is_reported(small_csv: Path, existing_db: Path,
+                                                      tmp_path: Path, column: str,
+                                                      rule: str) -> None:
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    for table in REQUIRED_TABLES:
+        pd.read_csv(small_csv / f"{table}.csv").to_parquet(folder / f"{table}.parquet")
+    waves = pd.read_parquet(folder / "waves.parquet")
+    waves[column] = range(1, len(waves) + 1)  # stored as integers
+    waves.to_parquet(folder / "waves.parquet")
+    hits = _hits(_refused(folder, existing_db).problems, "waves.parquet", 1, column, rule)
+    assert hits and hits[0].value == "1"
+
+
+def test_an_unreadable_file_is_reported_with_the_other_problems(dataset: Path,
+                                                                existing_db: Path) -> None:
+    (dataset / "brands.csv").unlink()
+    (dataset / "brands.parquet").write_bytes(b"this is not a parquet file")
+    _edit(dataset, "respondents", 2, "setting", "clinic")
+    problems = _refused(dataset, existing_db).problems
+    assert _hits(problems, "brands.parquet", None, None, "cannot read file")
+    assert _hits(problems, "respondents.csv", 2, "setting", "must be one of hospital, office")
+
+
+def test_a_source_that_is_neither_a_folder_nor_a_workbook_is_refused(tmp_path: Path,
+                                                                     existing_db: Path) -> None:
+    source = tmp_path / "ratings.txt"
+    source.write_text("recommend\n7\n")
+    before = _digest(existing_db)
+    result = CliRunner().invoke(main, ["data", "ingest", str(source), "--db", str(existing_db)])
+    assert result.exit_code == 2
+    assert "expected a folder of CSV/Parquet files or an .xlsx workbook" in result.output
+    assert _digest(existing_db) == before
+
+
 def test_all_problems_reported_at_once_and_capped(dataset: Path, existing_db: Path) -> None:
     df = pd.read_csv(dataset / "brand_ratings.csv", dtype=str, keep_default_na=False)
     df["recommend"] = "12"
@@ -200,17 +376,6 @@ def test_ingest_log_keeps_history_and_version(small_csv: Path, tmp_path: Path) -
     with duckdb.connect(str(db), read_only=True) as con:
         log = con.execute("SELECT dataset_version, row_counts FROM ingest_log").fetchall()
     assert len(log) == 2 and json.loads(log[1][1])["brand_ratings"] == first.rows["brand_ratings"]
-
-
-def test_unwritable_folder_gives_a_clear_message(small_csv: Path, tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root ignores directory permissions; covered by the fault tests")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    result = CliRunner().invoke(main, ["data", "ingest", str(small_csv), "--db",
-                                       str(folder / "cx.duckdb")])
-    assert result.exit_code == 1 and "cannot write the database" in result.output
 
 
 def test_data_info_json_lists_the_sample_catalogue(sample_db: Path) -> None:

@@ -182,3 +182,76 @@ def test_without_the_variable_nothing_of_langchain_is_imported() -> None:
     *answers, loaded = out.stdout.strip().splitlines()
     assert [json.loads(a)["route"] for a in answers] == ["engine", "none"]
     assert loaded == "LOADED=[]"
+
+
+# --- the number guard: signs and kinds ------------------------------------------------
+def _answer(**kw: Any) -> Answer:
+    value = {"kpi": "nps", "brand": "cardiovex", "market": "DE", "ta": "CARD",
+             "wave": "2026-Q2", "segment": None, "channel": None, "value": -2.56, "base": 227,
+             "effective_base": 209.6, "ci_low": -12.55, "ci_high": 7.44, "flags": []}
+    test = {"kind": "test", "label": "2025-Q4 -> 2026-Q2", "test": "z", "statistic": -1.8,
+            "p_value": 0.07, "significant": False, "difference": -12.8, "confidence": 0.95,
+            "detail": {"n_eff_a": 214.3, "n_eff_b": 209.6}}
+    return Answer(question="q", route="engine", intent="kpi_value", query={}, text="t",
+                  values=[value], evidence=[test, {"kind": "note", "confidence_pct": 95,
+                                                   "text": "tests at 95% confidence"}], **kw)
+
+
+@pytest.mark.parametrize("summary,bad", [
+    ("Cardiovex's NPS in Germany is -3, down 13 points.", []),
+    ("NPS is -3 (95% CI -13 to +7), from 227 HCPs, effective base 210.", []),
+    ("NPS is -3, 13 points below the previous wave.", []),  # a change of that size
+    ("NPS is +3, up 13 points.", ["+3", "13"]),  # both signs wrong
+    ("NPS is 3.", ["3"]),  # written positive: the sign must agree
+    ("NPS fell by 13 points to -3.", []),
+    ("NPS rose 13 points.", ["13"]),
+    ("Cardiovex's NPS is 210.", ["210"]),  # only the effective base is 210
+    ("NPS is -3 on a base of 228.", ["228"]),
+    ("The base is 7.", ["7"]),  # 7 is an interval bound, not a base
+])
+def test_the_guard_matches_signs_and_kinds(summary: str, bad: list[str]) -> None:
+    from assistant.number_guard import unsupported_numbers
+
+    assert unsupported_numbers(summary, _answer()) == bad
+
+
+def test_the_old_loose_reading_would_have_passed_them() -> None:
+    """The rejected numbers above are all in the evidence as sizes: only sign and kind
+    tell them apart (what the guard did not check before)."""
+    sizes = evidence_integers(_answer())
+    assert {"3", "13", "210"} <= sizes
+
+
+def test_a_summary_with_a_wrong_sign_is_dropped(engine, plain) -> None:
+    question = "nps of cardiovex in germany in 2026-Q2"
+    ruled = plain.ask(question)
+    v = ruled.values[0]["value"]
+    assert v < 0 and f"{abs(v):.0f}" in evidence_integers(ruled)  # the size is evidence
+    flipped = get_kpi("nps").format(-v)
+    model = FakeListChatModel(responses=[f"Cardiovex's NPS in Germany is {flipped}."])
+    assert with_model(engine, model).ask(question).text == ruled.text
+    right = FakeListChatModel(responses=[
+        f"Cardiovex's NPS in Germany is {get_kpi('nps').format(v)}."])
+    assert with_model(engine, right).ask(question).text != ruled.text  # accepted, leads
+
+
+def test_a_base_stated_as_the_kpi_value_is_dropped(engine, plain) -> None:
+    question = "nps of cardiovex in germany in 2026-Q2"
+    ruled = plain.ask(question)
+    base = f"{ruled.values[0]['effective_base']:.0f}"
+    model = FakeListChatModel(responses=[f"Cardiovex's NPS in Germany is {base}."])
+    assert with_model(engine, model).ask(question).text == ruled.text
+    model = FakeListChatModel(responses=[f"Cardiovex's NPS rests on {base} HCPs' ratings."])
+    assert with_model(engine, model).ask(question).text.startswith("Cardiovex's NPS rests")
+
+
+def test_a_change_with_the_wrong_direction_is_dropped(engine, plain) -> None:
+    question = "nps of cardiovex in germany 2025-Q2 vs 2025-Q4"
+    ruled = plain.ask(question)
+    change = next(e for e in ruled.evidence_of("test"))["difference"]
+    assert change < 0
+    size = f"{abs(change):.0f}"
+    wrong = FakeListChatModel(responses=[f"Cardiovex's NPS in Germany went up {size} points."])
+    assert with_model(engine, wrong).ask(question).text == ruled.text
+    right = FakeListChatModel(responses=[f"Cardiovex's NPS in Germany fell {size} points."])
+    assert with_model(engine, right).ask(question).text.startswith("Cardiovex's NPS")

@@ -56,7 +56,9 @@ def _vocabulary() -> list[str]:
     words = [c for rule in rules["intents"] for c in rule["cues"]]
     words += [p for table in ("wave_phrases", "breakdowns", "compare_targets")
               for phrases in rules[table].values() for p in phrases]
-    words += rules["followup_cues"] + rules["other_markets"]
+    words += rules["followup_cues"] + rules["yes_words"] + rules["light_wave_phrases"]
+    words += [w for names in rules["other_markets"].values() for w in names]
+    words += list(rules["relative_years"]) + ["over the last two waves", "since Q2 2025", "Q2"]
     return words + ["Cardiovex", "cardivex", "Germany", "DE", "IT", "Oncelis", "Helixa",
                     "nps", "cx index", "f2f", "2025-Q4", "q3 2025", "2023-Q1", "2031", "?"]
 

@@ -215,7 +215,7 @@ def test_independent_z_test_refuses_suppressed_side() -> None:
     a = Estimate(20.0, 3.0, None, None, 200, 180.0, ())
     low = Estimate(None, None, None, None, 20, 19.5, ("suppressed",))
     r = independent_z_test(a, low)
-    assert (r.statistic, r.p_value, r.significant) == (None, None, False)
+    assert (r.statistic, r.p_value, r.significant) == (None, None, None)  # untested, not "no"
     assert r.detail["reason"] == "b: base too low"
 
 
@@ -247,9 +247,62 @@ def test_welch_matches_scipy_unweighted() -> None:
     assert r.difference == pytest.approx(xb.mean() - xa.mean())
 
 
+def _weighted_sample(seed: int, n: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.random(n) < p) * 100.0, rng.uniform(0.2, 3.0, n)
+
+
+def test_two_proportion_weighted_by_hand_and_statsmodels_on_effective_counts() -> None:
+    (ya, wa), (yb, wb) = _weighted_sample(3, 140, 0.35), _weighted_sample(4, 170, 0.5)
+    r = two_proportion_z_test(Moments.from_values(ya, wa), Moments.from_values(yb, wb))
+    # by hand: weighted shares, Kish bases, pooled share on those bases
+    pa, pb = np.average(ya / 100, weights=wa), np.average(yb / 100, weights=wb)
+    na, nb = wa.sum() ** 2 / (wa ** 2).sum(), wb.sum() ** 2 / (wb ** 2).sum()
+    pooled = (pa * na + pb * nb) / (na + nb)
+    z = (pb - pa) / math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nb))
+    assert r.statistic == pytest.approx(z, rel=1e-12)
+    assert r.p_value == pytest.approx(2 * sps.norm.sf(abs(z)), rel=1e-9)
+    assert r.difference == pytest.approx(100 * (pb - pa), rel=1e-12)
+    # statsmodels with effective counts (share x effective base) gives the same test
+    z_sm, p_sm = proportions_ztest([pb * nb, pa * na], [nb, na])
+    assert (r.statistic, r.p_value) == (pytest.approx(z_sm, rel=1e-9),
+                                        pytest.approx(p_sm, rel=1e-9))
+
+
+def test_welch_weighted_by_hand() -> None:
+    rng = np.random.default_rng(21)
+    xa, xb = rng.normal(6.0, 1.5, 60), rng.normal(6.6, 2.2, 45)
+    wa, wb = rng.uniform(0.3, 2.5, 60), rng.uniform(0.3, 2.5, 45)
+    r = welch_t_test(Moments.from_values(xa, wa), Moments.from_values(xb, wb))
+
+    def side(x: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
+        mean = np.average(x, weights=w)
+        n_eff = w.sum() ** 2 / (w ** 2).sum()
+        var = np.average((x - mean) ** 2, weights=w) * n_eff / (n_eff - 1)  # unbiased on n_eff
+        return mean, var / n_eff, n_eff
+
+    (ma, qa, na), (mb, qb, nb) = side(xa, wa), side(xb, wb)
+    t = (mb - ma) / math.sqrt(qa + qb)
+    df = (qa + qb) ** 2 / (qa ** 2 / (na - 1) + qb ** 2 / (nb - 1))
+    assert r.statistic == pytest.approx(t, rel=1e-10)
+    assert r.detail["df"] == pytest.approx(df, rel=1e-10)
+    assert r.p_value == pytest.approx(2 * sps.t.sf(abs(t), df), rel=1e-8)
+    assert r.difference == pytest.approx(mb - ma, rel=1e-12)
+
+
+def test_paired_test_below_the_minimum_base_is_no_test() -> None:
+    d = Moments.from_values([2.0, -1.0, 3.0, 0.0, 1.0])
+    r = paired_z_test(d, min_base=5.0)
+    assert r.significant is not None  # exactly at the minimum: tested
+    r = paired_z_test(d, min_base=5.01)
+    assert (r.statistic, r.significant) == (None, None)
+    assert r.detail["reason"].startswith("too few common raters (effective base 5.0")
+    assert paired_z_test(Moments.from_values([])).significant is None
+
+
 def test_welch_needs_effective_base_above_one() -> None:
     r = welch_t_test(Moments.from_values([5.0]), Moments.from_values([1.0, 2.0, 3.0]))
-    assert r.statistic is None and r.significant is False
+    assert r.statistic is None and r.significant is None
 
 
 def test_paired_z_test_by_hand() -> None:

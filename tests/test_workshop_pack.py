@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
+from types import SimpleNamespace
+
+import pytest
 
 from assistant.answer import Answer
-from assistant.workshop_pack import chart_table, table_csv, to_html, to_markdown, values_table
+from assistant.workshop_pack import (
+    SAMPLE_SLOTS,
+    STARTER_TEMPLATES,
+    chart_table,
+    display_rows,
+    llm_status,
+    markdown_html,
+    page_warnings,
+    starter_questions,
+    table_csv,
+    to_html,
+    to_markdown,
+    values_table,
+)
 
 RANKING = Answer(
     question="Who leads cardiology in Germany?", route="both", intent="ranking",
@@ -52,7 +68,7 @@ def test_markdown_has_questions_answers_tables_charts_and_sources() -> None:
     assert "| respect_time | -6 |" in md and "| start | 14 |" in md  # waterfall as a table
     assert "> Corastin gained after the <launch>." in md
     assert "wave_reports/2025-Q4.md" in md
-    assert "| Hemavel vs leader | paired t | -2.1 | 0.036 | yes | -7.3 |" in md
+    assert "| Hemavel vs leader | paired t | -2.1 | 0.036 | yes | -7.3 |  |" in md
     assert "- Hemavel: small base (n_eff 71)" in md
     assert "small_base" in md
 
@@ -95,3 +111,106 @@ def test_empty_conversation_and_no_streamlit() -> None:
 
     source = open(pack.__file__, encoding="utf-8").read()
     assert "import streamlit" not in source and "from streamlit" not in source
+
+
+# ------------------------------------------------------------- display precision
+
+
+def test_numbers_are_shown_at_each_kpis_display_precision() -> None:
+    md = to_markdown(TURNS)
+    # NPS in whole points with its sign (DOMAIN §4), bases as they are.
+    assert "| nps | corastin | DE | 2025-Q4 | +12 | 210 | 198.4 | +2 | +23 |  |" in md
+    assert "| nps | hemavel | DE | 2025-Q4 | +5 | 80 | 71 | -9 | +19 | small_base |" in md
+    assert "12.3" not in md.split("### Table")[0]  # no raw float among the numbers
+    assert "<td>+12</td>" in to_html(TURNS)
+
+
+def test_display_rows_per_kpi_and_untouched_otherwise() -> None:
+    rows = [{"kpi": "nps", "value": -31.4162, "ci_low": -40.2, "ci_high": -22.6,
+             "change": -9.61, "base": 200},
+            {"kpi": "promoters_pct", "value": 41.63},
+            {"kpi": "csat_mean", "value": 3.8472},
+            {"kpi": "importance:ease", "value": 12.3456},
+            {"name": "no kpi", "value": 1.23456}]
+    nps, share, mean, importance, other = display_rows(rows)
+    assert (nps["value"], nps["ci_low"], nps["ci_high"], nps["change"], nps["base"]) == (
+        "-31", "-40", "-23", "-10", 200)
+    assert share["value"] == "42%" and mean["value"] == "3.8"
+    assert importance == rows[3] and other == rows[4]
+    assert rows[0]["value"] == -31.4162  # the input (and so the CSV) keeps full precision
+
+
+# ------------------------------------------------------------- Markdown in the HTML pack
+
+
+def test_html_pack_renders_the_markdown_subset_safely() -> None:
+    a = Answer(question="q", route="both", intent="explain_change", query={},
+               text="**Rep reach.** fell <script>alert(1)</script>\nsecond line",
+               evidence=[{"kind": "passage", "title": "Wave report", "text":
+                          "*Field force* cut in `DE`:\n\n- fewer visits\n- less time",
+                          "source": "wave_reports/2025-Q4.md"},
+                         {"kind": "definition", "kpi": "nps", "label": "NPS",
+                          "definition": "Promoters **minus** detractors."}])
+    page = to_html([("q", a)])
+    assert "**" not in page and "<strong>Rep reach.</strong>" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "fell &lt;script&gt;alert(1)&lt;/script&gt;<br />" in page  # a newline is a break
+    assert "<em>Field force</em>" in page and "<code>DE</code>" in page
+    assert "<ul>\n<li>fewer visits</li>" in page
+    assert "Promoters <strong>minus</strong> detractors." in page
+
+
+def test_markdown_html_refuses_unsafe_links_and_images() -> None:
+    out = markdown_html("[x](javascript:alert(1)) ![t](http://tracker.example/p.png)")
+    assert 'href="javascript' not in out and "<img" not in out
+
+
+# ------------------------------------------------------------- what the page may show
+
+
+def test_internal_errors_are_not_shown() -> None:
+    a = Answer(question="q", route="none", intent="none", query={}, text="Sorry.",
+               warnings=["internal error: QueryTimeout: statement took 20 s", "small base"])
+    assert page_warnings(a) == ["small base"]
+    for pack in (to_markdown([("q", a)]), to_html([("q", a)])):
+        assert "QueryTimeout" not in pack and "small base" in pack
+
+
+def catalogue(brands: list[str], markets: list[str], tas: list[str],
+              waves: list[tuple[str, str]]) -> SimpleNamespace:
+    return SimpleNamespace(
+        brands=[{"name": b} for b in brands], markets=[{"name": m} for m in markets],
+        therapy_areas=[{"name": t} for t in tas],
+        wave_ids=lambda full_only=False: [w for w, kind in waves
+                                          if not full_only or kind == "full"])
+
+
+def test_starters_keep_the_sample_stories_on_the_sample() -> None:
+    starters = starter_questions(catalogue(["Oncelis", "Cardiovex"], ["Germany"], ["Oncology"],
+                                           [("2025-Q4", "full")]))
+    assert starters == {g: [q.format(**SAMPLE_SLOTS) for q in qs]
+                        for g, qs in STARTER_TEMPLATES.items()}
+    assert "Why did Cardiovex's NPS fall in Germany in 2025-Q4?" in starters["Workshop team"]
+
+
+def test_starters_follow_a_client_catalogue() -> None:
+    starters = starter_questions(catalogue(["Zentra", "Oblix"], ["Japan", "Korea"],
+                                           ["Neurology"], [("2024-H1", "full"),
+                                                           ("2024-H2", "full"),
+                                                           ("2025-Q1", "light")]))
+    text = " ".join(q for qs in starters.values() for q in qs)
+    assert "Cardiovex" not in text and "Germany" not in text and "oncology" not in text
+    assert "How is Zentra doing in Japan?" in starters["Brand leader"]
+    assert "Why did Zentra's NPS change in Japan in 2024-H2?" in starters["Workshop team"]
+    assert "Which drivers matter most for recommendation in Neurology?" in text
+    assert list(starters) == ["Brand leader", "Analyst", "Workshop team"]
+
+
+@pytest.mark.parametrize(("llm", "configured", "shown"), [
+    (SimpleNamespace(name="openai:gpt-x"), "openai:gpt-x", "LLM: **on** (openai:gpt-x)"),
+    (None, "nosuch:model", "LLM: **configured but not usable** (CXASSIST_LLM=nosuch:model"),
+    (None, None, "LLM: **off**"),
+])
+def test_llm_status_is_the_assistants_real_state(llm: object, configured: str | None,
+                                                 shown: str) -> None:
+    assert llm_status(llm, configured).startswith(shown)
