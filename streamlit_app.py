@@ -24,20 +24,17 @@ from assistant.answer import Answer
 from assistant.charts import chart_spec, table_frame, values_frame
 from assistant.config import Settings
 from assistant.conversation import Conversation
-from assistant.workshop_pack import (
+from assistant.presentation import (
     answer_markdown,
     chart_table,
-    dataset_lines,
     display_rows,
     fmt,
-    llm_status,
     page_warnings,
-    starter_questions,
     table_csv,
     tests_table,
-    to_html,
-    to_markdown,
 )
+from assistant.starters import dataset_lines, llm_status, starter_questions
+from assistant.workshop_pack import to_html, to_markdown
 
 NONE = "(none)"
 Ask = Callable[[str], None]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from assistant.completion import breakdown_dims
 from assistant.lexicon import normalise
 from assistant.phrasing import Draft, Phrasing, excerpt
 from assistant.query import Query
-from assistant.router import Routed, breakdown_dims
+from assistant.router import Routed
 from cxengine.kpis import get_kpi
 
 # The groups a mix-versus-rate split runs across, by segment dimension.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from assistant.answer import Answer
-from assistant.workshop_pack import display_rows, fmt, table_columns, values_table
+from assistant.presentation import display_rows, fmt, table_columns, values_table
 
 if TYPE_CHECKING:
     import altair as alt

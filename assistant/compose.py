@@ -13,10 +13,11 @@ from typing import Any
 
 from assistant.analysis_text import AnalysisText
 from assistant.answer import VALUE_KEYS, Answer
+from assistant.completion import breakdown_dims
 from assistant.lexicon import normalise
 from assistant.phrasing import Draft, excerpt, singular
 from assistant.query import Query
-from assistant.router import Routed, breakdown_dims
+from assistant.router import Routed
 from cxengine.kpis import get_kpi
 
 _MAX_QUOTES = 3

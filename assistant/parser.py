@@ -1,7 +1,7 @@
 """Question -> `Query`, by rules read from lexicon.yaml (no LLM).
 
-Order of work: explicit waves and wave phrases are taken out first (so "over
-time" never reads as the KPI "time"), then break-down phrases, then entity
+Order of work: explicit waves and wave phrases are taken out first (wave_phrases.py;
+so "over time" never reads as the KPI "time"), then break-down phrases, then entity
 phrases longest first, then fuzzy matching of what is left for typos
 ("cardivex", "Germnay"; every correction is said in `defaults`). The intent is
 the first rule of the intent table whose cue occurs and whose slot conditions hold.
@@ -10,15 +10,16 @@ the first rule of the intent table whose cue occurs and whose slot conditions ho
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from assistant.lexicon import Entity, Lexicon, normalise
-from assistant.query import Clarify, Compare, Query
+from assistant.phrase_match import has_phrase, strip_phrases
+from assistant.query import Compare, Query
+from assistant.wave_phrases import WavePhrases
 
 _MAX_PHRASE_WORDS = 6
 _FUZZY_SLOTS = ("brand", "company", "market", "kpi")
@@ -28,32 +29,6 @@ _SINGLE_SLOTS = ("company", "channel")
 # Segment slots: a second value named ("oncologists and pulmonologists") is a breakdown by
 # that segment, never one pooled value.
 _SEGMENT_SLOTS = ("specialty", "setting", "prescriber")
-
-
-@cache  # the rule tables hold more phrases than `re` caches patterns
-def _phrase(phrase: str) -> re.Pattern[str]:
-    """A phrase as a whole-word pattern on normalised text."""
-    return re.compile(rf"(?<![a-z0-9]){re.escape(normalise(phrase))}(?![a-z0-9])")
-
-
-def _has(text: str, phrase: str) -> bool:
-    return _phrase(phrase).search(text) is not None
-
-
-def _strip(text: str, phrases: Iterable[str]) -> tuple[str, list[str]]:
-    """Remove every phrase found (longest first); return the rest and what was found."""
-    found = []
-    for p in sorted(set(phrases), key=len, reverse=True):
-        pattern = _phrase(p)
-        if pattern.search(text):
-            found.append(p)
-            text = pattern.sub(" ", text)
-    return text, found
-
-
-def _ends_with(text: str, phrases: Iterable[str]) -> bool:
-    """Whether `text` ends with one of the phrases (as whole words)."""
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(normalise(p))}\s*$", text) for p in phrases)
 
 
 @dataclass(frozen=True)
@@ -70,6 +45,7 @@ class Parser:
     def __init__(self, lexicon: Lexicon):
         self.lex = lexicon
         self.rules = lexicon.rules
+        self.wave_phrases = WavePhrases(lexicon)
 
     @cached_property
     def _rule_words(self) -> set[str]:
@@ -111,13 +87,13 @@ class Parser:
     def parse(self, question: str) -> Query:
         text = normalise(question)
         q = Query(text=question)
-        rest = self._waves(text, q)
+        rest = self.wave_phrases.take(text, q)
         rest = self._breakdowns(rest, q)
         rest = self._compare_targets(rest, q)
         rest = self._unknown_markets(rest, q)
         self._codes(question, q)
         extra = self._entities(rest, q, question)
-        q.self_ref = any(_has(text, w) for w in self.rules["self_words"])
+        q.self_ref = any(has_phrase(text, w) for w in self.rules["self_words"])
         self._compare_slot(q, extra)
         rule = self._intent(text, q)
         q.intent = rule.get("intent", q.intent) if rule else self._fallback(text, q)
@@ -128,125 +104,23 @@ class Parser:
         q.followup = self._is_followup(text, q)
         return q
 
-    # --- waves -----------------------------------------------------------
-    def _waves(self, text: str, q: Query) -> str:
-        text = self._relative_phrases(text, q)
-        self._explicit_waves(text, q)
-        for pat in self.rules["wave_patterns"]:
-            text = re.sub(pat, " ", text)
-        m = re.search(self.rules["since_pattern"], text)
-        if m and q.wave_ref is None:
-            q.wave_ref = f"since:{m.group('year')}"
-            text = text[:m.start()] + " " + text[m.end():]
-        m = re.search(self.rules["last_n_pattern"], text)
-        n = self._number(m.group("n")) if m else None
-        if m and n:
-            q.wave_ref = q.wave_ref or f"last:{n}"
-            text = text[:m.start()] + " " + text[m.end():]
-        refs = []
-        for ref in ("previous", "latest", "all"):
-            text, found = _strip(text, self.rules["wave_phrases"][ref])
-            if found:
-                refs.append(ref)
-        if "previous" in refs and "latest" in refs:
-            q.compare = Compare("wave", "previous", "reference")
-        if refs and q.wave_ref is None:
-            q.wave_ref = refs[0]
-        text = self._bare_quarter(text, q)
-        for m in re.finditer(self.rules["year_pattern"], text):
-            in_year = self.lex.waves_in_year(int(m.group("year")))
-            if in_year and not q.waves and q.wave_ref is None:
-                q.waves = in_year[-1:]
-                q.defaults.append(f"{m.group('year')} read as its last wave {in_year[-1]}")
-            elif not in_year:
-                q.unknown_waves.append(m.group("year"))
-        return re.sub(self.rules["year_pattern"], " ", text)
-
-    def _relative_phrases(self, text: str, q: Query) -> str:
-        """"the light wave" -> its wave id, "last year" -> the year, before the wave rules."""
-        light = self.lex.light_waves()
-        if light:
-            text, found = _strip_to(text, self.rules["light_wave_phrases"], light[-1].lower())
-            if found:
-                q.defaults.append(f"the light wave read as {light[-1]}"
-                                  + (" (the latest of the light waves)" if len(light) > 1
-                                     else ""))
-        latest = self.lex.wave_ids()[-1] if self.lex.wave_ids() else None
-        if latest is None:
-            return text
-        for phrase, offset in self.rules["relative_years"].items():
-            year = int(latest[:4]) + int(offset)
-            text, found = _strip_to(text, [phrase], str(year))
-            if found:
-                q.defaults.append(f"{phrase} read as {year} (the latest wave is {latest})")
-        return text
-
-    def _explicit_waves(self, text: str, q: Query) -> None:
-        """Wave ids typed out; one preceded by "since" starts a series, one preceded by "vs"
-        is the other side of a comparison of waves."""
-        known = self.lex.wave_ids()
-        preps = self.rules["wave_prepositions"]
-        hits: list[tuple[int, str, str]] = []  # (position, wave id, what the word before says)
-        for pat in self.rules["wave_patterns"]:
-            for m in re.finditer(pat, text):
-                wid = f"{m.group('year')}-Q{m.group('q')}"
-                before = text[:m.start()]
-                role = next((r for r in ("since", "versus") if _ends_with(before, preps[r])), "")
-                hits.append((m.start(), wid, role))
-        hits.sort()
-        for _, wid, _ in hits:
-            target = q.waves if wid in known else q.unknown_waves
-            if wid not in target:
-                target.append(wid)
-        q.waves = sorted(q.waves, key=known.index)
-        roles = {wid: role for _, wid, role in hits if wid in known}
-        if len(q.waves) == 1 and roles[q.waves[0]] == "since":
-            q.wave_ref, q.waves = f"since:{q.waves[0]}", []
-            return
-        versus = [w for w in q.waves if roles[w] == "versus"]
-        if versus and q.compare is None:
-            q.compare = Compare("wave", versus[0], "reference")
-
-    def _bare_quarter(self, text: str, q: Query) -> str:
-        """"in Q2" with no year: asked back, listing the waves of that quarter."""
-        m = re.search(self.rules["quarter_pattern"], text)
-        if m is None:
-            return text
-        quarter = f"Q{m.group('q')}"
-        options = [w for w in self.lex.wave_ids() if w.endswith(quarter)]
-        rest = text[:m.start()] + " " + text[m.end():]
-        year = re.search(self.rules["year_pattern"], rest)
-        if year and f"{year.group('year')}-{quarter}" in options and not q.waves:
-            q.waves = [f"{year.group('year')}-{quarter}"]  # "Q2 of 2025"
-            return rest[:year.start()] + " " + rest[year.end():]
-        if not options:
-            q.unknown_waves.append(quarter)
-        elif not q.waves and q.wave_ref is None:
-            q.clarify = Clarify("wave", f"{quarter} of which year", options, list(options))
-        return rest
-
-    def _number(self, word: str) -> int | None:
-        if word.isdigit():
-            return int(word)
-        return self.rules["number_words"].get(word)
-
     # --- other slots -----------------------------------------------------
     def _breakdowns(self, text: str, q: Query) -> str:
         for dim, phrases in self.rules["breakdowns"].items():
-            text, found = _strip(text, phrases)
+            text, found = strip_phrases(text, phrases)
             if found and dim not in q.by:
                 q.by.append(dim)
         return text
 
     def _compare_targets(self, text: str, q: Query) -> str:
         for target, phrases in self.rules["compare_targets"].items():
-            text, found = _strip(text, phrases)
+            text, found = strip_phrases(text, phrases)
             if found and q.compare is None:
                 q.compare = Compare("brand", None, target, target)
         return text
 
     def _unknown_markets(self, text: str, q: Query) -> str:
-        text, found = _strip(text, self._other_markets)
+        text, found = strip_phrases(text, self._other_markets)
         for word in found:
             name = self._other_markets[normalise(word)]
             if name not in q.unknown_markets:
@@ -372,7 +246,7 @@ class Parser:
 
     @staticmethod
     def _cued(rule: dict[str, Any], text: str) -> bool:
-        return (any(_has(text, c) for c in rule["cues"])
+        return (any(has_phrase(text, c) for c in rule["cues"])
                 or any(re.search(p, text) for p in rule.get("patterns") or []))
 
     def _holds(self, rule: dict[str, Any], q: Query) -> bool:
@@ -432,7 +306,7 @@ class Parser:
         if any(text.startswith(normalise(c) + " ") or text == normalise(c)
                for c in self.rules["followup_cues"]):
             return True
-        if any(_has(text, w) for w in self.rules["context_words"]):
+        if any(has_phrase(text, w) for w in self.rules["context_words"]):
             return True
         # Short turns naming no KPI and no subject lean on the previous question.
         return len(text.split()) <= 5 and not (q.kpi or q.brands or q.company or q.ta)
@@ -440,17 +314,6 @@ class Parser:
     def _full(self, q: Query) -> bool:
         return all(any(self._filled(q, s) for s in group)
                    for group in self.rules["full_question"])
-
-
-def _strip_to(text: str, phrases: Iterable[str], replacement: str) -> tuple[str, list[str]]:
-    """Replace every phrase found (longest first) by `replacement`."""
-    found = []
-    for p in sorted(set(phrases), key=len, reverse=True):
-        pattern = _phrase(p)
-        if pattern.search(text):
-            found.append(p)
-            text = pattern.sub(f" {replacement} ", text)
-    return text, found
 
 
 def _as_typed(tok: str, original: str) -> str | None:

@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from assistant.answer import Answer
-from assistant.workshop_pack import answer_markdown
+from assistant.presentation import answer_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEX_BUILT = (ROOT / "data/index/.complete").exists()

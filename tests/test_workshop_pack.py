@@ -1,4 +1,5 @@
-"""The workshop pack: Markdown and HTML built from (question, Answer) pairs, no Streamlit."""
+"""The workshop pack: Markdown and HTML built from (question, Answer) pairs, no Streamlit;
+with the presentation pieces it shares with the page and the sidebar's starter texts."""
 
 from __future__ import annotations
 
@@ -9,20 +10,15 @@ from types import SimpleNamespace
 import pytest
 
 from assistant.answer import Answer
-from assistant.workshop_pack import (
-    SAMPLE_SLOTS,
-    STARTER_TEMPLATES,
+from assistant.presentation import (
     chart_table,
     display_rows,
-    llm_status,
-    markdown_html,
     page_warnings,
-    starter_questions,
     table_csv,
-    to_html,
-    to_markdown,
     values_table,
 )
+from assistant.starters import SAMPLE_SLOTS, STARTER_TEMPLATES, llm_status, starter_questions
+from assistant.workshop_pack import markdown_html, to_html, to_markdown
 
 RANKING = Answer(
     question="Who leads cardiology in Germany?", route="both", intent="ranking",
@@ -107,10 +103,14 @@ def test_chart_table_uses_the_chart_fields() -> None:
 def test_empty_conversation_and_no_streamlit() -> None:
     assert to_markdown([]).startswith("# CX benchmark workshop pack")
     assert "<h2>" not in to_html([])
-    import assistant.workshop_pack as pack
+    import assistant.presentation
+    import assistant.starters
+    import assistant.workshop_pack
 
-    source = open(pack.__file__, encoding="utf-8").read()
-    assert "import streamlit" not in source and "from streamlit" not in source
+    # The pack and the pieces it shares with the page must build without Streamlit.
+    for module in (assistant.workshop_pack, assistant.presentation, assistant.starters):
+        source = open(module.__file__, encoding="utf-8").read()
+        assert "import streamlit" not in source and "from streamlit" not in source, module
 
 
 # ------------------------------------------------------------- display precision
