@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,17 +74,33 @@ def ingest_cmd(source: Path, db: Path | None) -> None:
 
 @data_group.command("build")
 def build_cmd() -> None:
-    """Sample + ingest + render the sample wave reports (what `make run` uses)."""
-    from cxengine.reports import render_reports
+    """Sample + ingest + render the sample wave reports (what `make run` uses).
+
+    All or nothing: the database is built and the reports rendered from a staged copy, which
+    replaces the database only once both worked; a failure leaves the old one in place (so
+    `make data` is not fooled into taking a half-built sample for done)."""
+    from cxengine.reports import ReportError, render_reports
     from cxengine.sample import generate_sample
     from cxengine.scenario import Scenario
 
     s = Settings()
     sample = generate_sample(s.sample_dir, scenario=Scenario.load(s.scenario))
     click.echo(f"sample: {sum(sample.rows.values())} rows -> {sample.out_dir}", err=True)
-    report = _ingest_or_exit(s.sample_dir, s.db)
+    # Named like ingest's own temporary files, so a killed build's leftover is cleared later.
+    staged = s.db.with_name(f".{s.db.name}.{os.getpid()}.tmp.build")
+    try:
+        if s.db.exists():  # the ingest log keeps the database's history
+            shutil.copyfile(s.db, staged)
+        report = _ingest_or_exit(s.sample_dir, staged)
+        try:
+            written = render_reports(s.report_templates, s.wave_reports_dir, staged)
+        except ReportError as exc:  # a template asks for what the data cannot give
+            click.echo(f"wave reports not rendered, database not replaced: {exc}", err=True)
+            sys.exit(1)
+        os.replace(staged, s.db)
+    finally:
+        staged.unlink(missing_ok=True)
     click.echo(f"database: {s.db} (version {report.dataset_version})", err=True)
-    written = render_reports(s.report_templates, s.wave_reports_dir, s.db)
     click.echo(f"wave reports: {len(written)} rendered -> {s.wave_reports_dir}", err=True)
 
 

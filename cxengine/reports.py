@@ -143,6 +143,9 @@ def render_reports(templates: Path | str, out_dir: Path | str, db: Path | str) -
             text = render_text(engine, path.read_text(encoding="utf-8"), path.name)
             (tmp / path.name).write_text(text, encoding="utf-8")
             written.append(out_dir / path.name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # the reports in place stay as they were
+        raise
     finally:
         engine.close()
     old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")

@@ -6,7 +6,6 @@ for a failed first start or a corrupt index.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import statistics
 from pathlib import Path
@@ -29,8 +28,6 @@ FIXTURE_DOCS = ROOT / "tests" / "fixtures" / "docs"
 pytestmark = [
     pytest.mark.skipif(not (ROOT / "data/cx.duckdb").exists(),
                        reason="data/cx.duckdb missing: run `make data`"),
-    pytest.mark.skipif(importlib.util.find_spec("assistant.service") is None,
-                       reason="assistant.service not available yet"),
 ]
 
 CHART_QUESTIONS = {

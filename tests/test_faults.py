@@ -229,3 +229,29 @@ def test_runaway_query_is_stopped_with_a_message(sample_db: Path) -> None:
 def test_ingest_into_a_new_folder_creates_it(sample_dir: Path, tmp_path: Path) -> None:
     report = ingest(sample_dir, tmp_path / "a" / "b" / "cx.duckdb")
     assert Path(report.db).exists()
+
+
+def test_a_failed_data_build_replaces_nothing(old_db: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cxassist data build` is all or nothing: a wave-report template the data cannot fill
+    stops it before the database or the reports are replaced, and leaves no staged files."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "2025-Q4.md").write_text("NPS {{kpi:nps brand:nosuchbrand market:DE "
+                                          "wave:2025-Q4}}\n", encoding="utf-8")
+    reports = tmp_path / "docs" / "wave_reports"
+    reports.mkdir(parents=True)
+    (reports / "kept.md").write_text("the reports in place\n", encoding="utf-8")
+    before = _digest(old_db)
+    for name, value in {"CXASSIST_DB": old_db, "CXASSIST_SAMPLE_DIR": tmp_path / "files",
+                        "CXASSIST_REPORT_TEMPLATES": templates,
+                        "CXASSIST_DOCS": tmp_path / "docs"}.items():
+        monkeypatch.setenv(name, str(value))
+    result = CliRunner().invoke(main, ["data", "build"])
+    assert result.exit_code == 1, result.output
+    assert "wave reports not rendered, database not replaced" in result.output
+    assert "Traceback" not in result.output
+    assert _digest(old_db) == before
+    assert [p.name for p in reports.iterdir()] == ["kept.md"]
+    assert not [p for p in old_db.parent.iterdir() if ".tmp" in p.name]
+    assert not [p for p in reports.parent.iterdir() if ".tmp" in p.name]
