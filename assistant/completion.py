@@ -111,7 +111,12 @@ class Completion:
     def _say_inherited(self, q: Query) -> None:
         """The slots taken from the conversation, said in the answer by name."""
         named = []
-        for slot in q.inherited:
+        inherited = q.inherited
+        if q.intent in ("definition", "methodology") and q.documents != "wave_report":
+            # A definition does not depend on the brand, market or wave of the conversation
+            # (they stay in it for the next turn); only an inherited KPI is what it is about.
+            inherited = [slot for slot in inherited if slot == "kpi"]
+        for slot in inherited:
             if slot == "ta" and "brands" in q.inherited:
                 continue  # the brand's own therapy area goes without saying
             value = getattr(q, slot, None)
