@@ -12,11 +12,23 @@ from typing import Any
 
 from assistant.completion import breakdown_dims
 from assistant.lexicon import normalise
-from assistant.phrasing import Draft, Phrasing, excerpt
+from assistant.phrasing import (
+    Draft,
+    Phrasing,
+    among_phrase,
+    approximate,
+    channel_words,
+    excerpt,
+    is_paired,
+)
 from assistant.query import Query
 from assistant.router import Routed
 from cxengine.kpis import get_kpi
+from cxengine.measure import segment_label
 
+# The approximate test's caveat: the two sides can hold the same HCPs (channels, companies).
+_APPROXIMATE = ("approximate: the same HCPs can count on both sides, and the test treats "
+                "the sides as independent")
 # The groups a mix-versus-rate split runs across, by segment dimension.
 _SEGMENT_GROUPS = {"prescriber": "prescribers and non-prescribers",
                    "specialty": "specialties", "setting": "settings"}
@@ -26,7 +38,7 @@ class AnalysisText(Phrasing):
     def _kpi_value(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         vals = [v.to_dict() for v in r.result.values]
-        head = f"{kpi.label} for {self._where(q)}, {', '.join(q.waves) or 'all waves'}"
+        head = f"{kpi.label} for {self._where(q, r)}, {', '.join(q.waves) or 'all waves'}"
         if not vals or all(v["value"] is None for v in vals):
             return self._coverage(q) or (f"{head}: no value (" + "; ".join(r.result.warnings)
                                         + ")." if r.result.warnings else f"{head}: no data.")
@@ -45,14 +57,24 @@ class AnalysisText(Phrasing):
     def _ranking(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         rows = [row for row in r.result.table if row.get("rank")]
-        head = (f"{kpi.label} ranking, {self._name('ta', q.ta)}, {self._name('market', q.market)}"
-                f", {q.wave}")
+        scope = ", ".join(p for p in (self._name("ta", q.ta), self._name("market", q.market),
+                                      self._channel_kpi_part(q, r, True), self._among(q, r),
+                                      q.wave) if p)
+        # The order asked by value ("lowest": ascending): the ranking (best first) is listed
+        # from the bottom when that order is the other way round; rank numbers stay.
+        # "worst" (by rank, not value) is read too, from the bottom of the ranking.
+        asked = getattr(q, "order", None)
+        bottom_up = asked == "worst" or (asked in ("ascending", "descending") and (
+            (asked == "ascending") == kpi.higher_is_better))
+        order = {"ascending": ", lowest first", "descending": ", highest first",
+                 "worst": ", worst first"}.get(asked, "")
+        head = f"{kpi.label} ranking, {scope}{order}"
         if not rows:
             return self._coverage(q) or f"{head}: no brand has enough base to rank."
         leader = next(row for row in rows if row.get("leader"))
         tests = {t.get("label"): t for t in r.result.evidence_of("test")}
-        parts = []
-        for row in rows:
+        parts, paired = [], []
+        for row in (reversed(rows) if bottom_up else rows):
             item = f"{row['rank']}. {row['name']} {kpi.format(row['value'])}"
             if row.get("leader"):
                 item += " (leader)"
@@ -62,19 +84,35 @@ class AnalysisText(Phrasing):
                 item += f" (gap to leader {gap}"
                 test = tests.get(f"{row['name']} vs leader {leader['name']}")
                 if test is not None:  # the engine records one per brand it could pair
-                    item += ", " + self._significance(test, name=False)
+                    tested = self._paired_gap(kpi.id, test)
+                    paired += [test.get("test")] if tested else []
+                    item += "; " + tested if tested else ", " + self._significance(
+                        test, name=False)
                 item += ")"
             if "small_base" in (row.get("flags") or ""):
                 item += " [small base]"
             parts.append(item)
         hidden = [row["name"] for row in r.result.table if not row.get("rank")]
-        tail = f" Not shown (base too low): {', '.join(hidden)}." if hidden else ""
+        tail = f"\nNot shown (base too low): {', '.join(hidden)}." if hidden else ""
+        if paired:
+            tail += (f"\nEach gap is tested with a {paired[0]}: the HCPs who rated both the "
+                     "brand and the leader, on their within-HCP difference.")
         return f"{head}:\n" + "\n".join(parts) + tail + self._defaults(q)
+
+    def _paired_gap(self, kpi_id: str, test: dict[str, Any]) -> str:
+        """A ranking line's paired test: its own difference over its own raters ("among the
+        87 HCPs who rated both: -2 points, not significant at 95%"), "" if it did not run."""
+        if not is_paired(test) or test.get("p_value") is None or test.get("difference") is None:
+            return ""
+        n = (test.get("detail") or {}).get("n_common")
+        diff = self._tested_kpi(kpi_id, test["difference"]).format_change(test["difference"])
+        return (f"among the {n} HCPs who rated both: {diff}, "
+                f"{self._significance(test, name=False)}")
 
     def _trend(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         rows = r.result.table
-        head = f"{kpi.label} for {self._where(q)} over waves"
+        head = f"{kpi.label} for {self._where(q, r)}, over waves"
         if not rows:
             return f"{head}: no data."
         lines = [f"{head}:"]
@@ -106,19 +144,24 @@ class AnalysisText(Phrasing):
             leader = res.summary.get("leader")
             if leader is None:
                 return self._coverage(q) or "No brand has enough base to name a leader."
-            return (f"{self._name('brand', leader)} is the {kpi.label} leader in "
-                    f"{self._name('ta', q.ta)}, {self._name('market', q.market)}, {q.wave}: "
+            scope = ", ".join(p for p in (self._name("ta", q.ta), self._name("market", q.market),
+                                          self._channel_kpi_part(q, r, True),
+                                          self._among(q, r), q.wave) if p)
+            return (f"{self._name('brand', leader)} is the {kpi.label} leader in {scope}: "
                     + self._value(res.values[0].to_dict()) + "." + self._defaults(q))
-        sides = [next((x.to_dict() for x in res.values if x.to_dict().get(c.dimension) == side),
-                      None) for side in (c.a, c.b)]
-        labels = [self._name(c.dimension, x) if c.dimension != "wave" else x
-                  for x in (c.a, c.b)]
+        sides = [next((v for v in (x.to_dict() for x in res.values)
+                       if self._is_side(c.dimension, side, v)), None) for side in (c.a, c.b)]
+        labels = [self._side_label(q, c.dimension, x) for x in (c.a, c.b)]
         tas = self._brand_tas(c) if c.dimension == "brand" else []
-        scope = self._where(q.copy(brands=[] if c.dimension == "brand" else q.brands,
-                                   markets=[] if c.dimension == "market" else q.markets,
-                                   ta=None if len(set(tas)) > 1 else q.ta))
+        # The scope without the compared dimension: its two sides are named on their own.
+        cleared: dict[str, Any] = {"brands": [] if c.dimension == "brand" else q.brands,
+                                   "markets": [] if c.dimension == "market" else q.markets,
+                                   "ta": None if len(set(tas)) > 1 else q.ta}
+        if c.dimension in ("prescriber", "specialty", "setting", "channel", "company"):
+            cleared[c.dimension] = None
+        scope = self._where(q.copy(**cleared), r)
         waves = "" if c.dimension == "wave" else f", {q.wave}"
-        lead = " (the leader)" if "ranking" in r.extra else ""
+        lead = self._leader_note(q, r)
         text = f"{kpi.label}{', ' + scope if scope else ''}{waves}: " + " vs ".join(
             f"{label} {self._value(v) if v else 'no data'}" for label, v in zip(
                 labels, sides, strict=True)) + lead
@@ -132,15 +175,61 @@ class AnalysisText(Phrasing):
                 text = self._presumed_direction(q, kpi.label, s["difference"], labels) + text
             else:
                 diff = self._difference(kpi.id, abs(s["difference"]), shown).lstrip("+")
+                if self._change(kpi.id, s["difference"], shown) == "unchanged":
+                    # the two values show alike: their difference at one more decimal
+                    diff = self._tested_kpi(kpi.id, s["difference"]).format_change(
+                        abs(s["difference"])).lstrip("+")
                 side = "above" if s["difference"] > 0 else "below"
-                text += f". {labels[1]} is {diff} {side} {labels[0]}"
+                groups = c.dimension in _SEGMENT_GROUPS or labels[1].startswith("HCPs ")
+                subject = labels[1][:1].upper() + labels[1][1:]
+                text += f". {subject} {'are' if groups else 'is'} {diff} {side} {labels[0]}"
             tests = res.evidence_of("test")
+            test = tests[0] if tests else None
             why = (f"they are in different therapy areas, {self._name('ta', tas[0])} and "
                    f"{self._name('ta', tas[1])}") if len(set(tas)) > 1 else ""
-            text += ", " + self._significance(tests[0] if tests else s, why=why)
+            paired = self._paired(kpi.id, test, labels[1], labels[0])
+            if paired:  # it tests its own difference, on the HCPs who rated both
+                text += "; " + paired
+            else:
+                text += ", " + self._significance(test or s, why=why)
+                if test is not None and test.get("p_value") is not None and approximate(
+                        res.evidence):
+                    text += f", {_APPROXIMATE}"
         elif self._coverage(q):
             text += ". " + self._coverage(q)
         return text + "." + self._defaults(q)
+
+    @staticmethod
+    def _is_side(dimension: str, side: Any, v: dict[str, Any]) -> bool:
+        """Whether a value is one side of a comparison: by its label of that dimension, or for
+        a segment dimension by the engine's segment label ("prescribers / gp")."""
+        if dimension not in _SEGMENT_GROUPS:
+            return v.get(dimension) == side
+        own = segment_label({dimension: side})
+        return own is not None and own in str(v.get("segment") or "").split(" / ")
+
+    def _side_label(self, q: Query, dimension: str, side: Any) -> str:
+        """One side of a comparison by name; a channel compared on a KPI that is not measured
+        per channel names the HCPs it reached ("HCPs reached by MSL visit")."""
+        if dimension == "wave":
+            return str(side)
+        if dimension == "channel" and not self._is_channel_kpi(q):
+            return "HCPs reached by " + channel_words(self._name("channel", side))
+        if dimension in ("prescriber", "specialty", "setting"):
+            return among_phrase({dimension: side}).removeprefix("among ")
+        return self._name(dimension, side)
+
+    def _leader_note(self, q: Query, r: Routed) -> str:
+        """" (the leader)" after the leader's value when the comparison was with the leader;
+        and among which HCPs it leads when the ranking that found it was not computed among
+        the same HCPs as the comparison."""
+        ranking = r.extra.get("ranking")
+        if ranking is None:
+            return ""
+        among, compared = self._among(q, ranking), self._among(q, r)
+        if among == compared:
+            return " (the leader)"
+        return f" (the leader {among or 'among all HCPs'}, not necessarily {compared})"
 
     def _presumed_direction(self, q: Query, label: str, difference: float,
                             labels: list[str]) -> str:
@@ -163,7 +252,7 @@ class AnalysisText(Phrasing):
     def _explain_change(self, q: Query, r: Routed, d: Draft) -> str:
         kpi = get_kpi(q.kpi or "nps")
         s = r.result.summary
-        where = self._where(q)
+        where = self._where(q, r)
         if len(q.waves) < 2 or s.get("change") is None:
             base = self._coverage(q) or (f"Cannot explain a change of {kpi.label} for {where}: "
                                          + ("; ".join(r.result.warnings) or "no earlier wave"))
@@ -190,7 +279,8 @@ class AnalysisText(Phrasing):
         """The small-base flag of a value with its effective base, else nothing."""
         if v is None or "small_base" not in v["flags"]:
             return ""
-        return f"; small base, effective base {v['effective_base']:.0f}"
+        return ("; small base, effective base "
+                f"{self._base_below(v['effective_base'], self.thresholds.small_below, 0)}")
 
     def _contributions(self, kpi_id: str, s: dict[str, Any]) -> str:
         """The largest driver contributions, and how much of the change they leave
@@ -233,7 +323,7 @@ class AnalysisText(Phrasing):
 
     def _channel_mix(self, q: Query, r: Routed, d: Draft) -> str:
         rows = r.result.table
-        head = f"Channel mix for {self._where(q)}, {q.wave}"
+        head = f"Channel mix for {self._where(q, r, channel=False)}, {q.wave}"
         reached = [row for row in rows if row.get("reach")]
         if not reached:
             return self._coverage(q) or f"{head}: no channel data."
@@ -321,7 +411,7 @@ class AnalysisText(Phrasing):
     def _key_drivers(self, q: Query, r: Routed, d: Draft) -> str:
         s, rows = r.result.summary, r.result.table
         scope = ", ".join(p for p in (self._name("ta", q.ta), self._name("market", q.market),
-                                      q.wave or "all full waves") if p)
+                                      self._among(q, r), q.wave or "all full waves") if p)
         if not rows:
             return (self._coverage(q.copy(kpi="driver:knowledge")) or
                     f"No driver analysis for {scope}: " + "; ".join(r.result.warnings)) + "."
@@ -346,7 +436,7 @@ class AnalysisText(Phrasing):
         kpi = get_kpi(s["kpi"])
         d.figures["relative_gap_pct"] = round(100 * s["relative_gap"], 4)
         d.figures["share_overshooting_pct"] = round(100 * s["share_overshooting"], 4)
-        who = self._where(q) or "all companies"
+        who = self._where(q, r) or "all companies"
         pct = get_kpi("promoters_pct")
         return (f"Perception gap on {kpi.label} ({who}): internal estimates are "
                 f"{kpi.format_change(s['mean_gap']).lstrip('+')} above the HCP view on average "

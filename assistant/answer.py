@@ -3,6 +3,16 @@
 {"question", "route": engine|retrieval|both|clarify|none, "intent", "query",
  "text", "values": [...], "evidence": [{"kind": definition|sql|table|test|chart|
  passage|note, ...}], "warnings": [...], "suggestions": [...]}
+
+Each value has the keys of VALUE_KEYS: {"kpi", "brand", "company", "market", "ta", "wave",
+"segment", "channel", "value", "base", "effective_base", "ci_low", "ci_high", "flags"}.
+A label is None when the value spans all of that dimension. `company` (optional, added
+after the issue's contract) names the company of a company-level value: a KPI asked for a
+company ("NPS of Helixa"), a breakdown or comparison by company, a company's perception
+gap; it is None for brand-level values (the brand names its company) and for values over
+several companies. Key-driver importance values (`importance:<predictor>`) belong to the
+regression pooled over the selection's brands: their `brand` is None even when the question
+names a brand (that brand's performance and quadrant are in the evidence table).
 """
 
 from __future__ import annotations
@@ -13,8 +23,8 @@ from typing import Any
 
 ROUTES = ("engine", "retrieval", "both", "clarify", "none")
 EVIDENCE_KINDS = ("definition", "sql", "table", "test", "chart", "passage", "note")
-VALUE_KEYS = ("kpi", "brand", "market", "ta", "wave", "segment", "channel", "value", "base",
-              "effective_base", "ci_low", "ci_high", "flags")
+VALUE_KEYS = ("kpi", "brand", "company", "market", "ta", "wave", "segment", "channel", "value",
+              "base", "effective_base", "ci_low", "ci_high", "flags")
 
 
 @dataclass

@@ -53,31 +53,45 @@ class Completion:
         q = q.copy(brands=list(q.brands), markets=list(q.markets), waves=list(q.waves),
                    defaults=list(q.defaults), by=list(q.by))
         self._say_inherited(q)
+        self._say_excluded(q)
         if q.documents == "wave_report":
             self._wave_report_scope(q)
-        if q.clarify is not None or q.intent not in NUMERIC or q.unknown_markets or q.unknown_waves:
+        if (q.clarify is not None or q.intent not in NUMERIC or q.unknown_markets
+                or q.unknown_waves or q.refusal is not None):
             return q
         q.clarify = self._did_you_mean(q)
         if q.clarify is not None:
             return q
         self._kpi_intent(q)
         self._default_kpi(q)
-        if q.ta is None and q.brands:
-            q.ta = self._brands_ta(q.brands)
+        self._one_kpi(q)
+        self._order(q)
         if q.compare is not None and q.compare.dimension == "company" \
                 and q.intent in ("compare", "kpi_value"):
             self._companies_brand_by_brand(q)
+        q.clarify = self._company_brands(q)
+        if q.clarify is not None:
+            return q
+        if q.ta is None and q.brands:
+            q.ta = self._brands_ta(q.brands)
         if q.intent == "kpi_value" and not (q.brands or q.company) and q.ta \
                 and "brand" not in q.by:
             q.intent = "ranking"  # "NPS in cardiology in Germany": every brand of the TA
+        self._many_compared(q)
         self._several_values(q)
+        self._split_trend(q)
         if q.intent == "kpi_value" and len(breakdown_dims(q)) > self.lex.rules["limits"][
                 "max_breakdowns"]:
             # Cells multiply with every breakdown and most fall below the base threshold:
             # refused before any SQL runs, not cut afterwards.
             q.refusal = "too_large"
             return q
-        self._resolve_waves(q)
+        q.clarify = self._event_wave(q)
+        if q.clarify is not None:
+            return q
+        q.clarify = self._resolve_waves(q) or self._before_launch(q)
+        if q.clarify is not None:
+            return q
         q.clarify = self._single_values(q)
         if q.clarify is not None:
             return q
@@ -103,6 +117,137 @@ class Completion:
             q.kpi = DEFAULT_KPI
             q.defaults.append("NPS (no KPI named)")
 
+    def _one_kpi(self, q: Query) -> None:
+        """Every KPI named is in `kpis`; one analysis answers one, the first: the answer says
+        so, and how to ask for the others."""
+        if q.kpi and q.kpi not in q.kpis:
+            q.kpis = [q.kpi, *q.kpis] if not q.kpis else list(q.kpis)
+        if not q.kpis and q.kpi:
+            q.kpis = [q.kpi]
+        others = [k for k in q.kpis if k != q.kpi]
+        if not others or q.intent not in self.lex.rules["one_kpi_intents"]:
+            return
+        asks = " or ".join(f"'and {self._kpi_word(k)}?'" for k in others)
+        names = ", ".join(kpi_catalogue()[k].label for k in others)
+        q.defaults.append(f"answered for {kpi_catalogue()[q.kpi or ''].label} only; ask {asks} "
+                          f"for {names}")
+
+    def _kpi_word(self, kpi_id: str) -> str:
+        """A short word that names the KPI again in a follow-up ("csat", "product score")."""
+        weak = set(self.lex.rules.get("weak_kpi_words") or []) | set(
+            self.lex.rules.get("vague_kpi_words") or [])
+        words = [w for w in kpi_catalogue()[kpi_id].synonyms
+                 if w not in weak and self.lex.phrases.get(normalise(w), [None])[0] is not None
+                 and self.lex.phrases[normalise(w)][0].id == kpi_id]
+        return min(words, key=len) if words else kpi_catalogue()[kpi_id].label
+
+    def _order(self, q: Query) -> None:
+        """"worst"/"bottom" is the lowest value first unless lower is better (detractors)."""
+        if q.order == "worst":
+            kpi = kpi_catalogue().get(q.kpi or "")
+            q.order = "ascending" if kpi is None or kpi.higher_is_better else "descending"
+
+    def _company_brands(self, q: Query) -> Clarify | None:
+        """A company's value pools ratings of its brands across therapy areas, so it moves
+        with the sample mix: a value or a trend is answered brand by brand; an analysis of one
+        brand asks which."""
+        if not q.company or q.brands or q.compare is not None and q.compare.dimension in (
+                "company", "brand"):
+            return None
+        if q.intent not in ("kpi_value", "trend", "compare", "explain_change", "channel_mix"):
+            return None
+        brands = self.lex.brands_for(ta=q.ta, company=q.company, markets=q.markets,
+                                     waves=q.waves)
+        if not brands:
+            return None
+        names = self._names("brand", brands)
+        if len(brands) == 1:
+            q.brands = brands
+            q.defaults.append(f"{q.company}: its brand {names[0]}")
+            return None
+        if q.intent not in ("kpi_value", "trend"):
+            return Clarify("brand", "which brand", names, brands,
+                           f"A value for {q.company} would pool its brands across therapy "
+                           "areas.")
+        q.brands = brands
+        if "brand" not in q.by:
+            q.by.insert(0, "brand")
+        q.defaults.append(f"{q.company} brand by brand, not pooled across therapy areas: "
+                          + ", ".join(names))
+        return None
+
+    def _many_compared(self, q: Query) -> None:
+        """Three or more brands, markets or waves compared: one value each (a test compares
+        two sides, so none is run: the answer says how to ask for one); waves: a trend over
+        them, each change tested against the wave before."""
+        c = q.compare
+        slot = {"brand": "brands", "market": "markets", "wave": "waves"}.get(
+            c.dimension if c is not None else "")
+        if q.intent != "compare" or c is None or slot is None or len(getattr(q, slot)) <= 2:
+            return
+        values = getattr(q, slot)
+        q.compare = None
+        if c.dimension == "wave":
+            q.intent = "trend"
+            q.defaults.append(f"{len(values)} waves compared: a trend over them, each change "
+                              "tested against the wave named before it")
+            return
+        q.intent = "kpi_value"
+        if c.dimension not in q.by:
+            q.by.insert(0, c.dimension)
+        names = self._names(c.dimension, values)
+        q.defaults.append(f"{len(values)} {c.dimension}s compared: one value each, no "
+                          f"significance test (a test compares two; ask e.g. '{names[0]} vs "
+                          f"{names[1]}')")
+
+    def _split_trend(self, q: Query) -> None:
+        """A trend split by a group (brand by brand, by specialty): one value per group and
+        wave; the significance of each change is tested for one series only."""
+        dims = [d for d in q.by if d != "wave"]
+        if q.intent != "trend" or not dims:
+            return
+        q.intent = "kpi_value"
+        q.by = [*dims, "wave"]
+        q.defaults.append(f"one value per {' and '.join(dims)} and wave; the change from wave "
+                          f"to wave is tested for one series: ask for one {dims[0]}")
+
+    def _event_wave(self, q: Query) -> Clarify | None:
+        """An event the data does not date ("before the field force cut"): which wave?"""
+        if q.event is None or q.waves or (q.wave_ref or "").startswith(("since:", "before:")):
+            return None
+        options = self.lex.waves_for(self._wave_kpi(q))
+        if q.intent == "explain_change":
+            options = options[1:]  # the wave a change ends in
+        what = ("the change should end in" if q.intent == "explain_change"
+                else "the question is about")
+        return Clarify("wave", "which wave", list(options), list(options),
+                       f"The benchmark data has no date for {q.event} (only the wave reports "
+                       f"describe it), so the wave {what} has to be named.")
+
+    def _before_launch(self, q: Query) -> Clarify | None:
+        """A series of waves for a brand: the waves before its launch in the markets named
+        are left out (no HCP rated it); when none is left, said plainly, with the waves that
+        have ratings."""
+        if not (q.brands and q.markets and len(q.waves) > 1):
+            return None
+        rated = [w for w in q.waves if any(self.lex.launched(b, m, w)
+                                          for b in q.brands for m in q.markets)]
+        if rated == q.waves:
+            return None
+        brands = " and ".join(self._names("brand", q.brands))
+        markets = ", ".join(self._names("market", q.markets))
+        if rated:
+            left = [w for w in q.waves if w not in rated]
+            q.waves = rated
+            q.defaults.append(f"{', '.join(left)} left out: {brands} was not yet launched in "
+                              f"{markets}")
+            return None
+        later = [w for w in self.lex.waves_for(q.kpi) if any(
+            self.lex.launched(b, m, w) for b in q.brands for m in q.markets)]
+        return Clarify("wave", "which wave", list(later), list(later),
+                       f"{brands} was not yet launched in {markets} in {q.waves[0]} to "
+                       f"{q.waves[-1]}: no HCP rated it in those waves.")
+
     def _brands_ta(self, brands: list[str]) -> str | None:
         """The therapy area of the brands, when they share one."""
         tas = {self.lex.brand_ta.get(b) for b in brands}
@@ -124,6 +269,14 @@ class Completion:
             named += [self._slot_name(slot, v) for v in values if v is not None]
         if named:
             q.defaults.append("from the conversation: " + ", ".join(dict.fromkeys(named)))
+
+    def _say_excluded(self, q: Query) -> None:
+        """"except Germany": the markets answered instead, while they are the complement (a
+        reply choosing one of them narrows it)."""
+        out = q.excluded.get("market") or []
+        if out and len(q.markets) > 1 and not set(out) & set(q.markets):
+            q.defaults.append(f"excluding {', '.join(self._names('market', out))}: "
+                              + ", ".join(self._names("market", q.markets)))
 
     def _slot_name(self, slot: str, value: Any) -> str:
         if slot == "kpi":
@@ -201,7 +354,12 @@ class Completion:
             values = getattr(q, slot)
             if slot != compared and len(values) > 1:
                 name = slot.rstrip("s")
-                return Clarify(name, f"which {name}", self._names(name, values), list(values))
+                excluded = q.excluded.get(name)
+                note = (f"Excluding {', '.join(self._names(name, excluded))} leaves "
+                        f"{', '.join(self._names(name, values))}, and a "
+                        f"{q.intent.replace('_', ' ')} is for one {name}." if excluded else None)
+                return Clarify(name, f"which {name}", self._names(name, values), list(values),
+                               note)
         return None
 
     def _missing(self, q: Query, slot: str) -> Clarify | None:
@@ -257,22 +415,38 @@ class Completion:
                     else self.lex.waves_since(int(start), kpi))
         if ref.startswith("last:"):
             return self.lex.last_waves(int(ref.split(":", 1)[1]), kpi)
+        if ref.startswith("before:"):
+            end, order = ref.split(":", 1)[1], self.lex.wave_ids()
+            if "-Q" in end:
+                return [w for w in self.lex.waves_for(kpi) if end in order
+                        and order.index(w) < order.index(end)]
+            return [w for w in self.lex.waves_for(kpi) if int(w[:4]) < int(end)]
         if ref == "all" or (q.intent == "trend" and len(q.waves) < 2):
             return self.lex.waves_for(kpi)
         return None
 
-    def _resolve_waves(self, q: Query) -> None:
+    def _resolve_waves(self, q: Query) -> Clarify | None:
         kpi = self._wave_kpi(q)
         ref = q.wave_ref or ""
         latest = self.lex.latest(kpi)
         if "wave" in q.by and q.intent == "kpi_value" and len(q.waves) != 1:
-            # A KPI "by wave" is its trend: every wave, with the significance of each change.
-            q.by.remove("wave")
-            q.intent = "trend"
+            if q.by == ["wave"] and len(q.brands) <= 1 and len(q.markets) <= 1:
+                # A KPI "by wave" is its trend: every wave, with the significance of each change.
+                q.by.remove("wave")
+                q.intent = "trend"
+            else:  # one value per group and wave (a trend is one series)
+                q.waves = q.waves or self._series(q, kpi) or self.lex.waves_for(kpi)
+                return None
+        if ref == "first" and not q.waves:
+            return self._first_wave(q, kpi)
         series = self._series(q, kpi)
+        if series == []:  # "before 2024-Q2": no wave before the first one
+            options = self.lex.waves_for(kpi)
+            return Clarify("wave", "which wave", list(options), list(options),
+                           "No wave of the benchmark is in the period asked.")
         if series is not None:
             self._over_series(q, series)
-            return
+            return None
         if ref == "latest" and not q.waves:
             q.waves = [latest] if latest else []
         if ref == "previous" and not (q.compare and q.compare.dimension == "wave"):
@@ -297,6 +471,31 @@ class Completion:
         if not q.waves:
             q.waves = [latest] if latest else []
             q.defaults.append(f"latest wave {latest}")
+
+    def _first_wave(self, q: Query, kpi: str | None) -> Clarify | None:
+        """"the first time it was measured": the first wave carrying the KPI in which the
+        brand is rated in the market (after its launch); asked back when that differs
+        between the markets (or brands) named."""
+        pairs = [(b, m) for b in q.brands or [None] for m in q.markets or [None]]
+        firsts = {(b, m): self.lex.first_wave(kpi, [b] if b else [], [m] if m else [])
+                  for b, m in pairs}
+        if len(set(firsts.values())) > 1:
+            slot = "market" if len(q.markets) > 1 else "brand"
+            ids = q.markets if slot == "market" else q.brands
+            when = "; ".join(f"{self.lex.name(slot, m if slot == 'market' else b)} {w}"
+                             for (b, m), w in firsts.items())
+            return Clarify(slot, f"which {slot}", self._names(slot, ids), list(ids),
+                           f"The first wave with ratings differs: {when}.")
+        first = next(iter(firsts.values()))
+        if first is None:
+            return None
+        q.waves = [first]
+        label = kpi_catalogue()[q.kpi].label if q.kpi in kpi_catalogue() else "the KPI"
+        who = " in ".join(x for x in (" and ".join(self._names("brand", q.brands)),
+                                      " and ".join(self._names("market", q.markets))) if x)
+        q.defaults.append(f"the first wave with {label}" + (f" for {who}" if who else "")
+                          + f": {first}")
+        return None
 
     def _over_series(self, q: Query, series: list[str]) -> None:
         """A series phrase: the trend over those waves; a "why" from its first to its last
@@ -351,6 +550,9 @@ class Completion:
             c = Compare("brand", q.brand, c.b, c.target)
             if c.a is None:
                 q.clarify = self._which_brand(q)
+        elif c.dimension in ("prescriber", "specialty", "setting") and not q.brands:
+            # two groups of HCPs are compared on one brand's ratings
+            q.clarify = self._which_brand(q)
         if c.dimension == "market":
             q.markets = [c.a, c.b]
         q.compare = c

@@ -43,12 +43,15 @@ class Composer(AnalysisText):
         if q.unknown_markets or q.unknown_waves:
             return self._build(question, r, self._not_covered(q), draft)
         text = getattr(self, f"_{q.intent}", self._fallback)(q, r, draft)
+        if r.result is not None:  # HCPs the question names that the analysis did not filter
+            text += self._unapplied(q, r, channel=q.intent != "channel_mix")
         return self._build(question, r, singular(text), draft)
 
     def _build(self, question: str, r: Routed, text: str, d: Draft,
                options: list[str] | None = None) -> Answer:
         res = r.result
         values = [v.to_dict() for v in res.values] if res is not None else []
+        values = [{**v, "company": c} for v, c in zip(values, self._companies(r), strict=True)]
         values = [self._contract_value(v, r.query) for v in values + d.values]
         evidence = list(res.evidence) if res is not None else []
         for extra in r.extra.values():
@@ -65,8 +68,11 @@ class Composer(AnalysisText):
             values = values[:self.max_listed]
         evidence += [{"kind": "note", "text": w} for w in warnings]
         if res is not None:
+            t = self.thresholds  # the base rule the flags, and "below 30" in the text, follow
             evidence.append({"kind": "note", "confidence_pct": self.conf_pct,
-                             "text": f"intervals and tests at {self.conf_pct}% confidence"})
+                             "text": f"intervals and tests at {self.conf_pct}% confidence",
+                             "thresholds": {"suppress_below": t.suppress_below,
+                                            "small_below": t.small_below}})
         if res is not None and res.summary:
             scalars = {k: v for k, v in res.summary.items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -85,6 +91,25 @@ class Composer(AnalysisText):
                       query=r.query.to_dict(), text=text, values=values, evidence=evidence,
                       warnings=warnings, suggestions=self._suggestions(r.query, values),
                       options=options or [])
+
+    def _companies(self, r: Routed) -> list[str | None]:
+        """The company of each engine value that is at company level (no brand label): a
+        company's perception gap (values in the order of the summary's companies), a group
+        of a breakdown or comparison by company (the table row of the same cell), else the
+        company the question names. None for brand-level values."""
+        res = r.result
+        if res is None:
+            return []
+        n = len(res.values)
+        table = list(res.table or [])
+        companies: list[str | None] = [r.query.company] * n
+        listed = (res.summary or {}).get("companies")
+        if res.analysis == "perception_gap" and isinstance(listed, list) and len(listed) == n:
+            companies = list(listed)
+        elif len(table) == n and any("company" in row for row in table):
+            companies = [row.get("company") or r.query.company for row in table]
+        return [None if v.brand is not None else c
+                for v, c in zip(res.values, companies, strict=True)]
 
     def _contract_value(self, v: dict[str, Any], q: Query) -> dict[str, Any]:
         """A value in the contract's keys: the TA filled from the brand (or the query's TA,

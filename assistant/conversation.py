@@ -42,8 +42,8 @@ _CLARIFY_FIELDS: dict[str, tuple[str, ...]] = {
     "ta": ("ta",), "wave": ("waves",), "kpi": ("kpi",), "channel": ("channel",),
 }
 # Every slot an answer to a clarifying question may add to the pending question.
-_FILLABLE = ("brands", "company", "ta", "markets", "waves", "kpi", "prescriber", "specialty",
-             "setting", "channel")
+_FILLABLE = ("brands", "company", "ta", "markets", "waves", "kpi", "kpis", "prescriber",
+             "specialty", "setting", "channel")
 
 
 def _empty(q: Query, slot: str) -> bool:
@@ -159,6 +159,8 @@ class Conversation:
             q.intent = last.intent
             if last.intent == "compare" and q.compare is None and last.compare is not None:
                 q.compare = _unresolved(last.compare)
+            if q.order is None and last.intent in ("ranking", "kpi_value"):
+                q.order = last.order  # "and in France?" after "lowest NPS ...": lowest again
         if q.intent == "compare" and q.compare is None:
             self._versus(q, last)
         if q.intent == "compare" and q.compare is None and not q.brands:
@@ -294,5 +296,10 @@ def _fill(pending: Query, q: Query) -> Query:
             setattr(filled, slot, _copy_value(getattr(q, slot)))
     if q.brands and not q.company:
         filled.company = None
+    if q.waves:
+        # the wave asked back is named now: no wave phrase or undated event to resolve
+        filled.wave_ref, filled.event = None, None
+    if q.kpi and not q.kpis:
+        filled.kpis = [q.kpi]
     filled.defaults += [d for d in q.defaults if d not in filled.defaults]
     return filled

@@ -46,6 +46,10 @@ class Lexicon:
     brand_company: dict[str, str] = field(default_factory=dict)
     brand_launch: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     options: dict[str, list[str]] = field(default_factory=dict)  # slot -> valid ids
+    specialties: dict[str, list[str]] = field(default_factory=dict)  # TA -> its specialties
+    # Channel groups (lexicon.yaml `channel_groups`): group id -> the channels it covers.
+    channel_groups: dict[str, list[str]] = field(default_factory=dict)
+    kpi_per_channel: set[str] = field(default_factory=set)  # KPIs measured per channel
 
     # --- construction ----------------------------------------------------
     @classmethod
@@ -74,7 +78,11 @@ class Lexicon:
         for ch in catalogue.channels:
             cid = ch["channel_id"]
             lex._add("channel", cid, ch["name"], [ch["name"], cid, *aliases.get(cid, [])])
+        for gid, group in (rules.get("channel_groups") or {}).items():
+            lex._add("channel_group", gid, group["name"], list(group["phrases"]))
+            lex.channel_groups[gid] = list(group["channels"])
         kpi_aliases = rules.get("kpi_aliases", {})
+        lex.kpi_per_channel = {k["id"] for k in catalogue.kpis if k.get("requires") == "channel"}
         for k in catalogue.kpis:
             lex._add("kpi", k["id"], k["label"],
                      [k["label"], k["id"], *k["synonyms"], *kpi_aliases.get(k["id"], [])])
@@ -90,7 +98,11 @@ class Lexicon:
             "wave": [w["wave_id"] for w in catalogue.waves],
             "channel": [c["channel_id"] for c in catalogue.channels],
             "kpi": [k["id"] for k in catalogue.kpis],
+            "setting": list((getattr(catalogue, "segments", None) or {}).get("setting", [])),
         }
+        lex.specialties = {ta: list(s)
+                           for ta, s in (getattr(catalogue, "specialties_by_ta", None)
+                                         or {}).items()}
         return lex
 
     def _add(self, slot: str, id_: Any, name: str, words: list[str]) -> None:
@@ -107,6 +119,19 @@ class Lexicon:
     # --- names -----------------------------------------------------------
     def name(self, slot: str, id_: Any) -> str:
         return self.names.get((slot, id_), str(id_))
+
+    def first_wave(self, kpi: str | None, brands: list[str], markets: list[str]
+                   ) -> str | None:
+        """The first wave carrying the KPI in which every brand named is rated (launched) in
+        every market named."""
+        for w in self.waves_for(kpi):
+            if not any(self.brand_launch.get(b, {}).get(m, {}).get(w) == "prelaunch"
+                       for b in brands for m in markets):
+                return w
+        return None
+
+    def launched(self, brand: str, market: str, wave: str) -> bool:
+        return self.brand_launch.get(brand, {}).get(market, {}).get(wave) != "prelaunch"
 
     def market_codes(self) -> list[str]:
         return self.options.get("market", [])

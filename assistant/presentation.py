@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from assistant.answer import Answer
+from assistant.answer import VALUE_KEYS, Answer
 from cxengine.kpis import catalogue
 
 
@@ -58,8 +58,7 @@ def table_columns(table: dict[str, Any]) -> list[str]:
     return columns
 
 
-VALUE_COLUMNS = ("kpi", "brand", "market", "ta", "wave", "segment", "channel", "value", "base",
-                 "effective_base", "ci_low", "ci_high", "flags")
+VALUE_COLUMNS = VALUE_KEYS  # the Answer contract's value keys, in its order
 
 
 # Figures in a KPI's own units, shown as that KPI displays them; deltas with their sign.

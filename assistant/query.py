@@ -45,7 +45,10 @@ class Clarify:
 @dataclass
 class Query:
     intent: str = "help"
-    kpi: str | None = None
+    kpi: str | None = None  # the KPI answered: the first one named (see `kpis`)
+    # Every KPI the question names, in the order typed (one analysis answers `kpi`; the
+    # answer says how to ask for the others).
+    kpis: list[str] = field(default_factory=list)
     brands: list[str] = field(default_factory=list)
     company: str | None = None
     ta: str | None = None
@@ -53,13 +56,19 @@ class Query:
     waves: list[str] = field(default_factory=list)
     # Unresolved relative wave phrase, resolved into `waves` once the KPI and the reference
     # wave are known: "latest" | "previous" | "all" | "since:<year>" | "since:<wave id>" |
-    # "last:<n>" (the last n waves) | "previous_pair" (a wave comparison moved one wave back).
+    # "last:<n>" (the last n waves) | "previous_pair" (a wave comparison moved one wave back) |
+    # "before:<year or wave id>" (every wave before it) | "first" (the first wave carrying the
+    # KPI in which the brand is rated in the market).
     wave_ref: str | None = None
     prescriber: bool | None = None
     specialty: str | None = None
     setting: str | None = None
     channel: str | None = None
     by: list[str] = field(default_factory=list)
+    # The order the question asks for, by value: "ascending" (the lowest first: "lowest",
+    # "worst" on a KPI where higher is better), "descending" ("worst" on a KPI where lower is
+    # better, e.g. detractors); None: the analysis's own order (a ranking: best first).
+    order: str | None = None
     compare: Compare | None = None
     self_ref: bool = False  # "we/our": the default brand of the conversation
     followup: bool = False
@@ -76,6 +85,15 @@ class Query:
     inherited: list[str] = field(default_factory=list)
     # Words that look like a brand name but name nothing in the benchmark ("Zentravax").
     unknown_names: list[str] = field(default_factory=list)
+    # What a negation excluded, by slot ("excluding GPs" -> {"specialty": ["gp"]}); the
+    # slots hold the complement that was asked ("specialty": "cardiologist").
+    excluded: dict[str, list[Any]] = field(default_factory=dict)
+    # Phrases of the question no rule could read and that would change the answer ("HCPs who
+    # rate its product highly", "without MSL contact"): the question is refused, not answered
+    # without them.
+    unread: list[str] = field(default_factory=list)
+    # An event the wave reports describe but the data does not date ("the field force cut").
+    event: str | None = None
     defaults: list[str] = field(default_factory=list)  # assumptions, said in the answer
     text: str = ""
 

@@ -83,7 +83,14 @@ class Router:
         return {"prescriber": q.prescriber, "specialty": q.specialty, "setting": q.setting}
 
     def _kpi_value(self, q: Query, r: Routed) -> Any:
-        return self.engine.kpi_value(q.kpi, by=tuple(q.by), **self._filters(q))
+        result = self.engine.kpi_value(q.kpi, by=tuple(q.by), **self._filters(q))
+        if q.order in ("ascending", "descending") and q.by and getattr(result, "values", None):
+            # "which market has the lowest NPS": the values listed in the order asked (values
+            # not shown, base too low, last); the evidence table keeps the engine's order
+            shown = [v for v in result.values if v.value is not None]
+            shown.sort(key=lambda v: v.value, reverse=q.order == "descending")
+            result.values = shown + [v for v in result.values if v.value is None]
+        return result
 
     def _ranking(self, q: Query, r: Routed) -> Any:
         f = {k: v for k, v in self._filters(q).items() if k not in ("brand", "company", "market",
@@ -98,10 +105,12 @@ class Router:
         c = q.compare
         assert c is not None
         if c.b in ("leader", "competitors"):
-            # The leader of this market, wave and segment: found again for every question.
-            segments = {k: v for k, v in self._segments(q).items() if v is not None}
+            # The leader of this market, wave, segment and channel selection: found again for
+            # every question, among the same HCPs the comparison is made on.
+            among = {k: v for k, v in {**self._segments(q), "channel": q.channel}.items()
+                     if v is not None}
             ranking = self.engine.ranking(q.kpi, ta=q.ta, market=q.market, wave=q.wave,
-                                          **segments)
+                                          **among)
             r.extra["ranking"] = ranking
             leader = ranking.summary.get("leader")
             if leader is None or leader == c.a:

@@ -1,5 +1,6 @@
-"""The wave phrases of a question: wave ids, "since", "last N waves", "latest",
-"previous", "over time", a bare year or quarter, "the light wave", "last year".
+"""The wave phrases of a question: wave ids, "since", "before", "last N waves", "latest",
+"previous", "first time", "over time", a bare year or quarter, "the light wave", "last
+year".
 
 Read first of all by the parser (so "over time" never reads as the KPI "time"): each
 phrase fills `Query.waves`, `Query.wave_ref` or a comparison of waves, and is taken out
@@ -27,6 +28,10 @@ class WavePhrases:
         self._explicit_waves(text, q)
         for pat in self.rules["wave_patterns"]:
             text = re.sub(pat, " ", text)
+        m = re.search(self.rules["before_pattern"], text)
+        if m and q.wave_ref is None and not q.waves:
+            q.wave_ref = f"before:{m.group('year')}"  # "before 2025": the years before it
+            text = text[:m.start()] + " " + text[m.end():]
         m = re.search(self.rules["since_pattern"], text)
         if m and q.wave_ref is None:
             q.wave_ref = f"since:{m.group('year')}"
@@ -37,7 +42,7 @@ class WavePhrases:
             q.wave_ref = q.wave_ref or f"last:{n}"
             text = text[:m.start()] + " " + text[m.end():]
         refs = []
-        for ref in ("previous", "latest", "all"):
+        for ref in ("first", "previous", "latest", "all"):
             text, found = strip_phrases(text, self.rules["wave_phrases"][ref])
             if found:
                 refs.append(ref)
@@ -84,7 +89,7 @@ class WavePhrases:
             for m in re.finditer(pat, text):
                 wid = f"{m.group('year')}-Q{m.group('q')}"
                 before = text[:m.start()]
-                role = next((r for r in ("since", "versus")
+                role = next((r for r in ("since", "versus", "before")
                              if ends_with_phrase(before, preps[r])), "")
                 hits.append((m.start(), wid, role))
         hits.sort()
@@ -94,8 +99,9 @@ class WavePhrases:
                 target.append(wid)
         q.waves = sorted(q.waves, key=known.index)
         roles = {wid: role for _, wid, role in hits if wid in known}
-        if len(q.waves) == 1 and roles[q.waves[0]] == "since":
-            q.wave_ref, q.waves = f"since:{q.waves[0]}", []
+        if len(q.waves) == 1 and roles[q.waves[0]] in ("since", "before"):
+            # "since 2025-Q2" starts a series, "before 2025-Q4" ends one (that wave excluded)
+            q.wave_ref, q.waves = f"{roles[q.waves[0]]}:{q.waves[0]}", []
             return
         versus = [w for w in q.waves if roles[w] == "versus"]
         if versus and q.compare is None:

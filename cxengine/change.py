@@ -19,7 +19,7 @@ from cxengine.kpis import Kpi, get_kpi
 from cxengine.measure import SEGMENT_DIMENSIONS, Cell, Context, cell_row, segment_label
 from cxengine.regression import regression
 from cxengine.results import Result, Run
-from cxengine.stats import base_flags
+from cxengine.stats import base_flags, format_below
 
 
 def _by_wave(ctx: Context, run: Run, kpi_id: str, f: Filters, waves: list[str],
@@ -151,7 +151,8 @@ def _contributions(ctx: Context, run: Run, kpi: Kpi, brand: str, base: Filters,
     least = min(cp.n_eff for cp in sides)
     if any("suppressed" in base_flags(cp.n, cp.n_eff, ctx.thresholds) for cp in sides):
         run.warn(f"too few complete ratings of {ctx.brand_name(brand)} in a wave for driver "
-                 f"contributions (effective base {least:.1f} < "
+                 "contributions (effective base "
+                 f"{format_below(least, ctx.thresholds.suppress_below)} < "
                  f"{ctx.thresholds.suppress_below:g})")
         return []
     means = [dict(zip(cp.names, cp.means(), strict=True)) for cp in sides]

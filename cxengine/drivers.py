@@ -19,7 +19,7 @@ from cxengine.measure import Context, segment_label
 from cxengine.regression import CrossProducts, importance_shares, lmg_importance, regression
 from cxengine.results import Result, Run, Value
 from cxengine.schema import DRIVERS
-from cxengine.stats import base_flags
+from cxengine.stats import base_flags, format_below
 
 PREDICTORS: tuple[str, ...] = (*DRIVERS, "product_rating")
 TARGET = "nps_score"
@@ -89,8 +89,10 @@ def key_drivers(ctx: Context, *, ta: str | None = None, market: str | None = Non
                      "coefficient": round(reg.coefficients[p], 4),
                      "performance": round(means[p], 3) if means else None,
                      "performance_effective_base": perf_base, "quadrant": quadrant})
+        # Importance belongs to the regression pooled over every brand of the selection (its
+        # base is cp's): no brand label. A named brand applies to performance and quadrant only.
         values.append(Value(kpi=f"importance:{p}", value=shares[p], base=cp.n,
-                            effective_base=cp.n_eff, brand=brand, market=market, ta=ta,
+                            effective_base=cp.n_eff, brand=None, market=market, ta=ta,
                             wave=wave, segment=summary["segment"]))
     cx_share = sum(shares[d] for d in DRIVERS)
     run.note(f"Shapley value regression (LMG): each predictor's average R² gain over all "
@@ -138,7 +140,8 @@ def _performance(ctx: Context, run: Run, f: Filters, brand: str | None, cp: Cros
             why = (f"{name} was not launched in {', '.join(markets)} by {', '.join(waves)} "
                    "(prelaunch)" if prelaunch else
                    f"{name} has too few complete ratings in this selection (effective base "
-                   f"{cp.n_eff:.1f} < {ctx.thresholds.suppress_below:g})")
+                   f"{format_below(cp.n_eff, ctx.thresholds.suppress_below)} < "
+                   f"{ctx.thresholds.suppress_below:g})")
             run.warn(f"{why}: importance is shown without its performance and quadrant")
             return None, round(cp.n_eff, 1)
     return dict(zip(cp.names, cp.means(), strict=True)), round(cp.n_eff, 1)

@@ -24,6 +24,7 @@ from cxengine.stats import (
     Thresholds,
     base_flags,
     estimate,
+    format_below,
     independent_z_test,
     paired_z_test,
     two_proportion_z_test,
@@ -184,16 +185,18 @@ class Context:
                      wave=pick("wave"), segment=segment, channel=pick("channel"))
 
     def flag_warnings(self, run: Run, kpi: Kpi, values: list[Value], what: str = "") -> None:
+        t = self.thresholds
         for v in values:
             where = what or describe_value(v, self)
-            # One decimal: "effective base 30 < 30" for 29.6 would read as a contradiction.
+            # Written below the threshold it is below: "effective base 30.0 < 30" for 29.995
+            # would read as a contradiction (see format_below).
             if "suppressed" in v.flags and "empty" not in v.flags:
                 run.warn(f"{kpi.label} for {where}: base too low (effective base "
-                         f"{v.effective_base:.1f} < {self.thresholds.suppress_below:g}), "
-                         "not shown")
+                         f"{format_below(v.effective_base, t.suppress_below)} < "
+                         f"{t.suppress_below:g}), not shown")
             elif "small_base" in v.flags:
                 run.warn(f"{kpi.label} for {where}: small base (effective base "
-                         f"{v.effective_base:.1f}), read with caution")
+                         f"{format_below(v.effective_base, t.small_below)}), read with caution")
 
     def significance_warning(self, run: Run, kpi: Kpi, what: str, test: TestResult) -> None:
         """Warn when a change or difference is not significant, or could not be tested."""

@@ -259,7 +259,8 @@ def paired_z_test(d: Moments, confidence: float = 0.95, min_base: float = 0.0) -
         return _untestable(name, confidence, "no common raters", **detail)
     if d.n_eff * (1.0 + _BASE_TOLERANCE) < min_base:
         return _untestable(name, confidence, f"too few common raters (effective base "
-                           f"{d.n_eff:.1f} < {min_base:g})", d.mean, **detail)
+                           f"{format_below(d.n_eff, min_base)} < {min_base:g})", d.mean,
+                           **detail)
     return _normal_result(name, d.mean, d.se, confidence, se=d.se, **detail)
 
 
@@ -276,3 +277,18 @@ def correlation_test(r: float, n: float, confidence: float = 0.95) -> TestResult
     t = float(r * math.sqrt((n - 2) / (1.0 - r * r)))
     p = _t_two_sided_p(t, n - 2)
     return TestResult(name, t, p, p < 1.0 - confidence, None, confidence, detail)
+
+
+def format_below(n_eff: float | None, threshold: float, decimals: int = 1) -> str:
+    """An effective base written so that it reads below the threshold it is below: with
+    `decimals` decimals, more (up to 4) when rounding would reach the threshold (29.995 is
+    "29.99" or "29.995", never "30.0"), and "just under <threshold>" when even 4 decimals
+    would (the number is then already rounded beyond telling). Rounded, not floored, so
+    the figure is the evidence's number at some display precision."""
+    if n_eff is None:
+        return "n/a"
+    for d in range(decimals, 5):
+        text = f"{n_eff:.{d}f}"
+        if float(text) < threshold:
+            return text
+    return f"just under {threshold:g}"

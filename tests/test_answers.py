@@ -75,7 +75,8 @@ def test_trend_states_significance_in_words(assistant) -> None:
 
 def test_compare_names_the_test(assistant) -> None:
     a = assistant.ask("cardiovex vs corastin in the uk 2025-Q4")
-    assert "test:" in a.text and a.evidence_of("test")
+    test = a.evidence_of("test")[0]
+    assert f"({test['test']})" in a.text  # the paired test, named after what it tested
 
 
 def test_clarify_lists_the_valid_markets(assistant, engine) -> None:
@@ -589,3 +590,219 @@ def test_an_unknown_brand_name_is_said_before_the_options(assistant) -> None:
     assert a.route == "clarify"
     assert a.text.startswith("Zentravax is not a brand in this benchmark.")
     assert "Cardiovex" in a.options
+
+
+# --- scope: every heading says what HCPs it was computed among ---------------------------
+def _answer_query(assistant, text: str = "", **slots):
+    """The answer to a query built directly (not parsed), completed and routed as usual."""
+    from assistant.query import Compare, Query
+
+    if isinstance(slots.get("compare"), tuple):
+        slots["compare"] = Compare(*slots["compare"])
+    q = assistant.router.complete(Query(text=text, cued=True, **slots))
+    return assistant.composer.answer(text, assistant.router.run(q))
+
+
+_GP_DE = {"ta": "CARD", "markets": ["DE"], "specialty": "gp"}
+
+
+@pytest.mark.parametrize("slots,phrase", [
+    ({"intent": "kpi_value", "kpi": "nps", "brands": ["cardiovex"], "markets": ["DE"],
+      "waves": ["2025-Q4"], "prescriber": True},
+     "Net Promoter Score for Cardiovex, Germany, among prescribers, 2025-Q4: "),
+    ({"intent": "ranking", "kpi": "nps", "ta": "CARD", "markets": ["DE"], "waves": ["2025-Q4"],
+      "prescriber": False},
+     "Net Promoter Score ranking, Cardiology, Germany, among non-prescribers, 2025-Q4:"),
+    ({"intent": "ranking", "kpi": "nps", "ta": "IMM", "markets": ["DE"], "waves": ["2026-Q2"],
+      "specialty": "dermatologist"}, "Immunology, Germany, among dermatologists, 2026-Q2:"),
+    ({"intent": "ranking", "kpi": "nps", "ta": "CARD", "markets": ["DE"], "waves": ["2025-Q4"],
+      "channel": "msl_f2f"}, "Germany, among HCPs reached by MSL visit, 2025-Q4:"),
+    ({"intent": "trend", "kpi": "nps", "brands": ["cardiovex"], "markets": ["DE"],
+      "specialty": "cardiologist", "setting": "hospital"},
+     "Cardiovex, Germany, among hospital-based cardiologists, over waves:"),
+    ({"intent": "compare", "kpi": "nps", "brands": ["cardiovex", "corastin"], "ta": "CARD",
+      "markets": ["ES"], "waves": ["2025-Q4"], "specialty": "gp", "setting": "office",
+      "compare": ("brand", "cardiovex", "corastin")},
+     "Net Promoter Score, Cardiology, Spain, among office-based GPs, 2025-Q4: Cardiovex"),
+    ({"intent": "key_drivers", "kpi": "nps", **_GP_DE, "waves": ["2025-Q4"]},
+     "in Cardiology, Germany, among GPs, 2025-Q4"),
+    ({"intent": "explain_change", "kpi": "nps", "brands": ["cardiovex"], "markets": ["DE"],
+      "waves": ["2025-Q2", "2025-Q4"], "prescriber": True},
+     "Net Promoter Score for Cardiovex, Germany, among prescribers went from"),
+    ({"intent": "channel_mix", "brands": ["cardiovex"], "markets": ["DE"], "waves": ["2025-Q4"],
+      "specialty": "gp"}, "Channel mix for Cardiovex, Germany, among GPs, 2025-Q4"),
+])
+def test_every_analysis_states_its_segment_or_channel(assistant, slots, phrase) -> None:
+    a = _answer_query(assistant, **slots)
+    assert phrase in a.text, a.text
+    assert "Note: not restricted" not in a.text
+    labelled = [v for v in a.values if v["value"] is not None]
+    assert labelled and all(v["segment"] or v["channel"] for v in labelled), a.values
+
+
+def test_a_ranking_among_a_segment_says_so(assistant) -> None:
+    a = assistant.ask("Rank cardiology brands by NPS in Germany 2025-Q4 among non-prescribers")
+    assert a.text.startswith("Net Promoter Score ranking, Cardiology, Germany, among "
+                             "non-prescribers, 2025-Q4:")
+    assert {v["segment"] for v in a.values} == {"non-prescribers"}
+
+
+def test_the_leader_of_a_segment_is_named_as_that_segments_leader(assistant) -> None:
+    from cxengine.kpis import get_kpi
+
+    a = assistant.ask("How does Cardiovex compare with the leader among GPs in Germany in "
+                      "2026-Q2?")
+    leader = a.values[0]
+    assert leader["segment"] == "gp" and leader["brand"] == "cardiovex"
+    shown = get_kpi("nps").format(leader["value"])
+    assert a.text.startswith("Cardiovex is the Net Promoter Score leader in Cardiology, "
+                             f"Germany, among GPs, 2026-Q2: {shown}")
+
+
+def test_a_filter_the_analysis_did_not_apply_is_said(assistant) -> None:
+    """The driver analysis does not filter by channel: the answer says so rather than
+    reading as computed among the HCPs reached by it."""
+    a = _answer_query(assistant, intent="key_drivers", kpi="nps", ta="CARD", markets=["DE"],
+                      waves=["2025-Q4"], channel="msl_f2f")
+    assert "reached by" not in a.text.split("Note:")[0]
+    assert "Note: not restricted to HCPs reached by MSL visit" in a.text
+
+
+def test_the_leader_found_over_other_hcps_is_qualified(assistant) -> None:
+    """Compared with the leader among the HCPs reached by a channel: the leader is qualified
+    with the HCPs its ranking was computed among whenever that is not the same."""
+    a = _answer_query(assistant, intent="compare", kpi="nps", brands=["corastin"], ta="CARD",
+                      markets=["DE"], waves=["2025-Q4"], channel="msl_f2f",
+                      compare=("brand", "corastin", "leader", "leader"))
+    assert "among HCPs reached by MSL visit, 2025-Q4: Corastin" in a.text
+    assert "(the leader)" in a.text or "(the leader among all HCPs, not necessarily among " \
+        "HCPs reached by MSL visit)" in a.text
+
+
+# --- a paired test is said with what it tested ----------------------------------------
+def test_a_paired_comparison_states_the_tested_difference(assistant) -> None:
+    from assistant.phrasing import singular
+    from cxengine.kpis import get_kpi
+
+    a = assistant.ask("Cardiovex vs Corastin NPS among office GPs in Spain 2025-Q4")
+    t = a.evidence_of("test")[0]
+    assert t["test"].startswith("paired") and t["difference"] < 0
+    tested = get_kpi("nps").format_change(abs(t["difference"])).lstrip("+")
+    word = "significant" if t["significant"] else "not significant"
+    assert singular(f"among the {t['detail']['n_common']} HCPs who rated both, Corastin is "
+                    f"{tested} below Cardiovex, {word} at 95% ({t['test']})") in a.text, a.text
+
+
+def test_ranking_gaps_state_the_paired_difference_they_test(assistant) -> None:
+    from assistant.phrasing import singular
+    from cxengine.kpis import get_kpi
+
+    a = assistant.ask("Rank cardiology brands by NPS in Germany 2025-Q4 among non-prescribers")
+    tests = {t["label"].split(" vs leader ")[0]: t for t in a.evidence_of("test")}
+    lines = {ln.split(" ")[1]: ln for ln in a.text.splitlines() if ln[:1].isdigit()}
+    assert tests and set(tests) < set(lines)
+    for name, t in tests.items():
+        said = singular(f"among the {t['detail']['n_common']} HCPs who rated both: "
+                        f"{get_kpi('nps').format_change(t['difference'])}")
+        assert said in lines[name], lines[name]
+    assert "paired z-test on common raters: the HCPs who rated both" in a.text
+
+
+def test_a_test_on_overlapping_sides_is_said_to_be_approximate(assistant) -> None:
+    a = _answer_query(assistant, intent="compare", kpi="nps", brands=["cardiovex"], ta="CARD",
+                      markets=["DE"], waves=["2025-Q4"],
+                      compare=("channel", "msl_f2f", "f2f_rep"))
+    assert any("approximate" in e.get("text", "") for e in a.evidence_of("note"))
+    assert "HCPs reached by MSL visit" in a.text and "approximate: the same HCPs" in a.text
+
+
+# --- labels of values -------------------------------------------------------------------
+def test_importance_values_belong_to_the_pooled_regression(assistant) -> None:
+    a = assistant.ask("What should we fix first for Cardiovex in Germany?")
+    importance = [v for v in a.values if v["kpi"].startswith("importance:")]
+    assert importance and all(v["brand"] is None for v in importance)
+    assert "quadrants from Cardiovex's performance" in a.text
+
+
+def test_company_level_values_name_their_company(assistant, engine) -> None:
+    gap = assistant.ask("perception gap on nps by company")
+    summary = next(e["summary"] for e in gap.evidence if e.get("text") == "perception_gap summary")
+    assert summary and [v["company"] for v in gap.values] == sorted(
+        e for e in {r["company"] for t in gap.evidence_of("table") for r in t["rows"]})
+    # A KPI pooled over a company's brands (the engine's company filter, whatever the router
+    # makes of "NPS of Helixa"), and a breakdown of it by brand.
+    from assistant.query import Query
+    from assistant.router import Routed
+
+    q = Query(intent="kpi_value", kpi="nps", company="Helixa", markets=["DE"],
+              waves=["2025-Q4"])
+    for by, want in (((), ["Helixa"]), (("brand",), [None, None])):
+        res = engine.kpi_value("nps", company="Helixa", market="DE", wave="2025-Q4", by=by)
+        one = assistant.composer.answer("", Routed(q, "engine", res))
+        assert [v["company"] for v in one.values] == want  # a brand names its own company
+
+
+# --- an effective base never reads as reaching the threshold it is below -----------------
+@pytest.mark.parametrize("n_eff,threshold,decimals,said", [
+    (29.6, 30, 1, "29.6"),
+    (29.995, 30, 1, "29.995"),  # "30.0 < 30" would contradict itself
+    (29.96, 30, 1, "29.96"),
+    (99.6, 100, 0, "99.6"),
+    (95.2, 100, 0, "95"),
+    (30.0, 30, 1, "just under 30"),  # already rounded to the threshold: no number left
+])
+def test_a_base_below_a_threshold_is_written_below_it(n_eff, threshold, decimals, said) -> None:
+    from cxengine.stats import format_below
+
+    assert format_below(n_eff, threshold, decimals) == said
+
+
+def test_suppression_warnings_and_texts_never_reach_the_threshold(assistant, engine) -> None:
+    from cxengine.kpis import get_kpi
+    from cxengine.results import Value
+
+    run = engine.ctx.new_run()
+    engine.ctx.flag_warnings(run, get_kpi("nps"), [
+        Value("nps", None, 31, 29.995, flags=["suppressed"]),
+        Value("nps", 10.0, 101, 99.96, flags=["small_base"])], what="x")
+    assert "effective base 29.995 < 30" in run.warnings[0]
+    assert "effective base 99.96)" in run.warnings[1]
+    comp = assistant.composer
+    assert comp._value({"kpi": "nps", "value": None, "effective_base": 30.0,
+                        "flags": ["suppressed"]}).endswith("(effective base just under 30)")
+    small = comp._value({"kpi": "nps", "value": 10.0, "ci_low": 0.0, "ci_high": 20.0,
+                         "base": 101, "effective_base": 99.6, "flags": ["small_base"]})
+    assert "effective base 99.6, small base)" in small
+
+
+# --- lowest first -----------------------------------------------------------------------
+@pytest.mark.parametrize("kpi,order,bottom_up,said", [
+    ("nps", "ascending", True, "lowest first"),
+    ("nps", "descending", False, "highest first"),
+    ("detractors_pct", "ascending", False, "lowest first"),  # its best (leader) is lowest
+    ("detractors_pct", "descending", True, "highest first"),  # "worst detractors"
+])
+def test_a_ranking_in_the_order_asked(assistant, kpi, order, bottom_up, said) -> None:
+    from cxengine.kpis import get_kpi
+
+    a = _answer_query(assistant, intent="ranking", kpi=kpi, ta="CARD", markets=["DE"],
+                      waves=["2025-Q4"], order=order)
+    ranks = [int(ln.split(".")[0]) for ln in a.text.splitlines() if ln[:1].isdigit()]
+    assert len(ranks) > 2 and ranks == sorted(ranks, reverse=bottom_up)
+    assert a.text.startswith(f"{get_kpi(kpi).label} ranking, Cardiology, Germany, 2025-Q4, "
+                             f"{said}:")
+
+
+def test_a_comparison_of_segments_finds_both_sides(assistant) -> None:
+    """Segment sides are found by the engine's segment label (values carry no `prescriber`
+    key): both values are stated, never "no data"."""
+    from cxengine.kpis import get_kpi
+
+    a = _answer_query(assistant, intent="compare", kpi="nps", brands=["pulmatrex"], ta="ONC",
+                      markets=["IT"], waves=["2025-Q4"], compare=("prescriber", True, False))
+    pre, non = (next(v for v in a.values if v["segment"] == s)
+                for s in ("prescribers", "non-prescribers"))
+    nps = get_kpi("nps")
+    assert f"prescribers {nps.format(pre['value'])} (" in a.text
+    assert f"non-prescribers {nps.format(non['value'])} (" in a.text
+    assert "no data" not in a.text and "Non-prescribers are " in a.text

@@ -83,7 +83,13 @@ def ratings() -> pd.DataFrame:
                      "p.specialty, p.setting, p.weight, b.company, r.brand_id AS brand "
                      "FROM brand_ratings r JOIN respondents p USING (respondent_id) "
                      "JOIN brands b ON b.brand_id = r.brand_id").df()
+    # The channels that reached each rater for the brand (a channel filter keeps those raters).
+    reached = con.execute("SELECT respondent_id, brand_id, channel_id FROM channel_interactions"
+                          ).df()
     con.close()
+    pairs = reached.groupby(["respondent_id", "brand_id"])["channel_id"].agg(frozenset)
+    df["channels"] = [pairs.get((r, b), frozenset())
+                      for r, b in zip(df.respondent_id, df.brand_id, strict=True)]
     return df
 
 
@@ -118,10 +124,13 @@ def _expected(ratings: pd.DataFrame, q: dict[str, Any], v: dict[str, Any]
     for slot in ("prescriber", "specialty", "setting"):
         if q.get(slot) is not None:
             d = d[d[slot] == q[slot]]
+    if q.get("channel"):  # the raters the channel reached (rater-level KPIs)
+        d = d[d.channels.map(lambda chs: q["channel"] in chs)]
     seg = v.get("segment")
-    if seg and "specialty" in q.get("by", []):
+    compared = (q.get("compare") or {}).get("dimension")
+    if seg and ("specialty" in q.get("by", []) or compared == "specialty"):
         d = d[d.specialty == seg]
-    elif seg and "setting" in q.get("by", []):
+    elif seg and ("setting" in q.get("by", []) or compared == "setting"):
         d = d[d.setting == seg]
     elif seg in SEGMENT_LABELS and q.get("prescriber") is None:
         d = d[d.prescriber == SEGMENT_LABELS[seg][1]]
